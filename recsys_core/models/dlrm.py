@@ -1,0 +1,76 @@
+"""DLRM: embeddings + bottom MLP for continuous features, dot interaction, top MLP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recsys_core import _backend  # noqa: F401
+
+import keras
+from keras import ops
+
+from recsys_core.layers.dot_interaction import DotInteraction
+from recsys_core.layers.mlp import MLP
+from recsys_core.models.base import InteractionModel
+
+VARIANTS = ("tutorial", "canonical")
+
+
+@keras.saving.register_keras_serializable(package="recsys_core")
+class DLRM(InteractionModel):
+    """Deep Learning Recommendation Model (Naumov et al., 2019, arXiv:1906.00091).
+
+    ``variant="tutorial"`` (keras-rs DLRM tutorial): the top MLP sees only the pairwise dot products.
+    ``variant="canonical"`` (paper, torchrec): the bottom-MLP dense vector is concatenated to them.
+    """
+
+    def __init__(
+        self,
+        tables: list[dict[str, Any]],
+        num_continuous: int = 0,
+        embedding_dim: int = 8,
+        bottom_mlp: list[int] | tuple[int, ...] = (8,),
+        top_mlp: list[int] | tuple[int, ...] = (192, 192, 192),
+        variant: str = "canonical",
+        dropout: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(tables, num_continuous, embedding_dim, **kwargs)
+        if variant not in VARIANTS:
+            raise ValueError(f"DLRM variant must be one of {VARIANTS}, got {variant!r}.")
+        if len(self.field_names) < 2:
+            raise ValueError("DLRM needs at least two fields to interact.")
+        self.bottom_units = [int(u) for u in bottom_mlp]
+        self.top_units = [int(u) for u in top_mlp]
+        self.variant = variant
+        self.dropout = float(dropout)
+        self.bottom = (
+            MLP([*self.bottom_units, self.embedding_dim], output_activation=None, name="bottom_mlp")
+            if num_continuous
+            else None
+        )
+        self.interaction = DotInteraction(name="dot_interaction")
+        self.top = MLP([*self.top_units, 1], output_activation=None, dropout=dropout, name="top_mlp")
+        self.top.dense_layers[-1].bias_initializer = keras.initializers.Constant(self.output_bias)
+
+    def field_vectors(self, inputs: dict[str, Any], training: bool = False) -> list[Any]:
+        vectors = self.embedding(inputs)
+        if self.bottom is not None:
+            vectors.append(self.bottom(inputs["continuous"]))
+        return vectors
+
+    def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
+        vectors = self.field_vectors(inputs, training=training)
+        x = self.interaction(vectors)
+        if self.variant == "canonical" and self.bottom is not None:
+            x = ops.concatenate([vectors[-1], x], axis=-1)
+        return self.top(x, training=training)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "bottom_mlp": self.bottom_units,
+            "top_mlp": self.top_units,
+            "variant": self.variant,
+            "dropout": self.dropout,
+        }

@@ -1,0 +1,134 @@
+"""Models by name, each with its hyper-parameters (defaults, ranges, help) for the CLI and dashboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from recsys_core.errors import RecsysCoreError
+from recsys_core.features.preprocessing import Preprocessor
+from recsys_core.models.base import InteractionModel
+from recsys_core.models.dlrm import DLRM
+
+
+@dataclass(frozen=True)
+class HParam:
+    """One hyper-parameter: ``kind`` is int, float, choice or ints (a list of layer widths)."""
+
+    name: str
+    default: Any
+    help: str
+    kind: str = "int"
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def parse(self, value: Any) -> Any:
+        """Coerce a CLI/UI value and check its range; raise naming the parameter."""
+        try:
+            if self.kind == "ints":
+                items = value.split(",") if isinstance(value, str) else value
+                parsed: Any = [int(v) for v in items if str(v).strip()]
+                values = parsed
+            elif self.kind == "choice":
+                if value not in self.choices:
+                    raise ValueError(f"must be one of {list(self.choices)}")
+                return value
+            else:
+                parsed = int(value) if self.kind == "int" else float(value)
+                values = [parsed]
+        except (TypeError, ValueError) as exc:
+            raise RecsysCoreError(f"hyper-parameter {self.name}={value!r}: {exc}") from None
+        for v in values:
+            if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+                raise RecsysCoreError(
+                    f"hyper-parameter {self.name}={value!r} is out of range [{self.low}, {self.high}]."
+                )
+        return parsed
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    title: str
+    description: str
+    cls: type[InteractionModel]
+    hparams: tuple[HParam, ...] = field(default_factory=tuple)
+
+    def defaults(self) -> dict[str, Any]:
+        return {h.name: h.default for h in self.hparams}
+
+
+EMBEDDING = HParam("embedding_dim", 8, "Width of every field's embedding vector.", low=1, high=512)
+EMB_L2 = HParam("embedding_l2", 1e-4, "L2 penalty on the embedding tables.", "float", 0.0, 1.0)
+
+MODELS: dict[str, ModelEntry] = {
+    "dlrm": ModelEntry(
+        "dlrm",
+        "DLRM",
+        "Embeddings and a bottom MLP for continuous features, pairwise dot products, a top MLP.",
+        DLRM,
+        (
+            EMBEDDING,
+            EMB_L2,
+            HParam("bottom_mlp", [8], "Hidden widths of the bottom MLP (continuous features).", "ints", 1, 4096),
+            HParam("top_mlp", [192, 192, 192], "Hidden widths of the top MLP.", "ints", 1, 4096),
+            HParam(
+                "variant",
+                "canonical",
+                "tutorial: top MLP sees only the dot products (keras-rs tutorial); "
+                "canonical: the dense vector is concatenated too (paper, torchrec).",
+                "choice",
+                choices=("canonical", "tutorial"),
+            ),
+            HParam("dropout", 0.0, "Dropout between top-MLP layers.", "float", 0.0, 0.9),
+        ),
+    ),
+}
+
+
+def get_entry(name: str) -> ModelEntry:
+    if name not in MODELS:
+        raise RecsysCoreError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}.")
+    return MODELS[name]
+
+
+def resolve_hparams(name: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults of ``name`` updated with validated ``overrides``; unknown names are an error."""
+    entry = get_entry(name)
+    params = entry.defaults()
+    known = {h.name: h for h in entry.hparams}
+    for key, value in (overrides or {}).items():
+        if key not in known:
+            raise RecsysCoreError(f"model {name!r} has no hyper-parameter {key!r}; it has {sorted(known)}.")
+        params[key] = known[key].parse(value)
+    return params
+
+
+def build_model(
+    name: str, preprocessor: Preprocessor, hparams: dict[str, Any] | None = None, output_bias: float | None = None
+) -> InteractionModel:
+    """Instantiate and build model ``name`` for the fields ``preprocessor`` was fitted on."""
+    params = resolve_hparams(name, hparams)
+    if output_bias is None:
+        output_bias = _initial_bias(preprocessor)
+    model = get_entry(name).cls(
+        tables=preprocessor.tables(),
+        num_continuous=len(preprocessor.spec.continuous),
+        output_bias=output_bias,
+        name=name,
+        **params,
+    )
+    model.build()
+    return model
+
+
+def _initial_bias(pre: Preprocessor) -> float:
+    """Start the output at the training mean (or its log-odds), so early epochs learn structure."""
+    import math
+
+    m = pre.target_mean
+    if pre.spec.task == "binary":
+        m = min(max(m, 1e-4), 1 - 1e-4)
+        return math.log(m / (1 - m))
+    return m

@@ -1,0 +1,268 @@
+"""A JAX training engine for Keras models: one jitted ``lax.scan`` per epoch, data kept on device.
+
+Each epoch shuffles on device, scans over fixed-size batches (the last one padded with zero-weight
+rows so shapes never change and XLA compiles once), and applies Keras' optimizer statelessly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from recsys_core import _backend  # noqa: F401
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+from recsys_core.errors import TrainingError
+from recsys_core.training.metrics import PRIMARY_METRIC, task_metrics
+
+Arrays = dict[str, np.ndarray]
+
+
+class TrainingCancelled(TrainingError):
+    """Raised when the caller's cancel flag is set; the model keeps its last completed epoch."""
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings. ``patience=0`` disables early stopping on the validation part."""
+
+    epochs: int = 20
+    batch_size: int = 1024
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    clipnorm: float | None = 1.0
+    schedule: str = "cosine"
+    patience: int = 3
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (0 < self.learning_rate < 10, f"learning_rate must be in (0, 10), got {self.learning_rate}"),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
+            (self.patience >= 0, f"patience must be >= 0, got {self.patience}"),
+            (self.schedule in ("constant", "cosine"), f"schedule must be constant or cosine, got {self.schedule!r}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise TrainingError(msg + ".")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    epochs: int
+    train_loss: float
+    val: dict[str, float]
+    seconds: float
+    elapsed: float
+
+    @property
+    def eta(self) -> float:
+        """Seconds left if the remaining epochs take as long as the average so far."""
+        return self.elapsed / self.epoch * (self.epochs - self.epoch)
+
+
+@dataclass
+class History:
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+    seconds: float = 0.0
+    compile_seconds: float = 0.0
+
+
+def _loss_fn(task: str) -> Callable[[Any, Any], Any]:
+    if task == "binary":
+        return lambda y, z: jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z)))
+    return lambda y, z: (z - y) ** 2
+
+
+class Trainer:
+    """Train and evaluate one Keras model on dict-of-array inputs (see ``Preprocessor.transform``)."""
+
+    def __init__(self, model: keras.Model, task: str, config: TrainConfig | None = None) -> None:
+        self.model = model
+        self.task = task
+        self.config = config or TrainConfig()
+        self._predict_fn = None
+
+    # -- training ---------------------------------------------------------------------------
+    def _optimizer(self, steps: int) -> keras.optimizers.Optimizer:
+        c = self.config
+        lr: Any = c.learning_rate
+        if c.schedule == "cosine":
+            lr = keras.optimizers.schedules.CosineDecay(c.learning_rate, decay_steps=max(steps, 1), alpha=0.05)
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=c.weight_decay, clipnorm=c.clipnorm)
+
+    def _epoch_fn(self, optimizer: keras.optimizers.Optimizer, n: int) -> Callable:
+        model, batch = self.model, min(self.config.batch_size, n)
+        n_batches = math.ceil(n / batch)
+        pad = n_batches * batch - n
+        loss_of = _loss_fn(self.task)
+
+        def batch_loss(tv, ntv, xb, yb, wb):
+            out, ntv, losses = model.stateless_call(tv, ntv, xb, training=True, return_losses=True)
+            per_row = loss_of(yb, out[:, 0])
+            loss = jnp.sum(per_row * wb) / jnp.maximum(jnp.sum(wb), 1.0)
+            return loss + sum(losses, jnp.zeros(())), (loss, ntv)
+
+        grad_fn = jax.value_and_grad(batch_loss, has_aux=True)
+
+        def epoch(state, x, y, key):
+            perm = jax.random.permutation(key, n)
+            idx = jnp.concatenate([perm, jnp.zeros((pad,), perm.dtype)]).reshape(n_batches, batch)
+            weight = jnp.concatenate([jnp.ones((n,)), jnp.zeros((pad,))]).reshape(n_batches, batch)
+
+            def step(carry, b):
+                tv, ntv, ov = carry
+                rows, wb = b
+                xb = jax.tree_util.tree_map(lambda a: a[rows], x)
+                (_, (loss, ntv)), grads = grad_fn(tv, ntv, xb, y[rows], wb)
+                tv, ov = optimizer.stateless_apply(ov, grads, tv)
+                return (tv, ntv, ov), loss * jnp.sum(wb)
+
+            state, losses = jax.lax.scan(step, state, (idx, weight))
+            return state, jnp.sum(losses) / n
+
+        return jax.jit(epoch, donate_argnums=(0,))
+
+    def fit(
+        self,
+        x: Arrays,
+        y: np.ndarray,
+        x_val: Arrays | None = None,
+        y_val: np.ndarray | None = None,
+        on_epoch: Callable[[EpochLog], None] | None = None,
+        cancel: CancelFlag | None = None,
+    ) -> History:
+        """Train for ``config.epochs`` epochs, early-stopping on the validation metric if given.
+
+        The best epoch's weights (by validation metric) are restored at the end. A NaN or infinite
+        loss stops training with ``TrainingError``; a set ``cancel`` flag with ``TrainingCancelled``.
+        """
+        c, model = self.config, self.model
+        n = len(y)
+        if n == 0:
+            raise TrainingError("there are no training rows.")
+        steps = math.ceil(n / min(c.batch_size, n)) * c.epochs
+        optimizer = self._optimizer(steps)
+        optimizer.build(model.trainable_variables)
+        state = (
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            [v.value for v in optimizer.variables],
+        )
+        x_dev = jax.device_put({k: np.asarray(v) for k, v in x.items()})
+        y_dev = jax.device_put(np.asarray(y, np.float32))
+        epoch_fn = self._epoch_fn(optimizer, n)
+        key = jax.random.PRNGKey(c.seed)
+        metric, larger_better = PRIMARY_METRIC[self.task]
+        history, best, best_state = History(), math.inf, None
+        start = time.perf_counter()
+        for e in range(1, c.epochs + 1):
+            if cancel is not None and cancel.is_set():
+                raise TrainingCancelled(f"training was cancelled before epoch {e}.")
+            t0 = time.perf_counter()
+            key, sub = jax.random.split(key)
+            state, loss = epoch_fn(state, x_dev, y_dev, sub)
+            loss = float(loss)
+            if e == 1:
+                history.compile_seconds = time.perf_counter() - t0
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"training diverged at epoch {e}: the loss became {loss}. "
+                    f"Lower the learning rate (now {c.learning_rate}) or the batch size."
+                )
+            self._write_back(state)
+            val = self.evaluate(x_val, y_val) if x_val is not None and y_val is not None else {}
+            seconds = time.perf_counter() - t0
+            row = {"epoch": e, "loss": loss, "seconds": seconds, **{f"val_{k}": v for k, v in val.items()}}
+            history.epochs.append(row)
+            if on_epoch is not None:
+                on_epoch(EpochLog(e, c.epochs, loss, val, seconds, time.perf_counter() - start))
+            if val:
+                score = -val[metric] if larger_better else val[metric]
+                if score < best:
+                    best, history.best_epoch = score, e
+                    best_state = jax.tree_util.tree_map(jnp.copy, state[:2])
+                elif c.patience and e - history.best_epoch >= c.patience:
+                    history.stopped_early = True
+                    break
+            else:
+                history.best_epoch = e
+        if best_state is not None:
+            self._write_back((*best_state, None))
+        history.seconds = time.perf_counter() - start
+        return history
+
+    def _write_back(self, state: tuple) -> None:
+        for var, value in zip(self.model.trainable_variables, state[0], strict=True):
+            var.assign(value)
+        for var, value in zip(self.model.non_trainable_variables, state[1], strict=True):
+            var.assign(value)
+
+    # -- inference --------------------------------------------------------------------------
+    def predict(self, x: Arrays, batch_size: int = 8192) -> np.ndarray:
+        """Predicted rating (regression) or click probability (binary) for every row."""
+        return predict(self.model, x, self.task, batch_size)
+
+    def evaluate(self, x: Arrays, y: np.ndarray) -> dict[str, float]:
+        return task_metrics(self.task, y, self.predict(x))
+
+
+def predict_scores(model: keras.Model, x: Arrays, batch_size: int = 8192) -> np.ndarray:
+    """Raw model outputs (rating or logit), computed in fixed-size jitted chunks."""
+    n = len(next(iter(x.values())))
+    if n == 0:
+        return np.zeros((0,), np.float32)
+    # Chunks of a power-of-two size: few distinct shapes, so XLA compiles the forward pass rarely.
+    batch = min(batch_size, 1 << max(n - 1, 1).bit_length())
+    fn = _jitted_forward(model)
+    tv = [v.value for v in model.trainable_variables]
+    ntv = [v.value for v in model.non_trainable_variables]
+    out = []
+    for start in range(0, n, batch):
+        chunk = {k: np.asarray(v[start : start + batch]) for k, v in x.items()}
+        m = len(next(iter(chunk.values())))
+        if m < batch:  # pad so the jitted function sees one shape
+            chunk = {k: np.concatenate([v, np.repeat(v[:1], batch - m, axis=0)]) for k, v in chunk.items()}
+        out.append(np.asarray(fn(tv, ntv, chunk))[:m])
+    return np.concatenate(out)
+
+
+def predict(model: keras.Model, x: Arrays, task: str, batch_size: int = 8192) -> np.ndarray:
+    scores = predict_scores(model, x, batch_size)
+    return 1.0 / (1.0 + np.exp(-scores)) if task == "binary" else scores
+
+
+_FORWARD_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _jitted_forward(model: keras.Model) -> Callable:
+    """One compiled forward per model; the weak reference lets a discarded model be collected."""
+    if model not in _FORWARD_CACHE:
+        ref = weakref.ref(model)
+
+        def forward(tv, ntv, xb):
+            out, _ = ref().stateless_call(tv, ntv, xb, training=False)
+            return out[:, 0]
+
+        _FORWARD_CACHE[model] = jax.jit(forward)
+    return _FORWARD_CACHE[model]

@@ -1,0 +1,122 @@
+"""From a run configuration to a trained run: load, split, preprocess, build, train, evaluate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from recsys_core import _backend  # noqa: F401
+
+import keras
+import numpy as np
+import pandas as pd
+
+from recsys_core.data.movielens import load_movielens_100k
+from recsys_core.data.splits import split_table
+from recsys_core.errors import DataError
+from recsys_core.features.preprocessing import Preprocessor
+from recsys_core.features.spec import FeatureSpec, movielens_spec
+from recsys_core.models.registry import build_model, resolve_hparams
+from recsys_core.training.engine import CancelFlag, EpochLog, History, Trainer, TrainConfig
+
+DATASETS = ("movielens-100k",)
+HOLDOUT_ROWS = 2000  # held-out rows kept with a run so analysis needs no data set at hand
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run; saved with it so it can be reproduced."""
+
+    model: str = "dlrm"
+    dataset: str = "movielens-100k"
+    task: str = "regression"
+    features: str = "default"
+    hparams: dict[str, Any] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    split: str = "random"
+    test_fraction: float = 0.2
+    split_seed: int = 42
+    validation_fraction: float = 0.1
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["train"] = self.train.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        d = dict(d)
+        d["train"] = TrainConfig(**d.get("train", {}))
+        return cls(**d)
+
+
+@dataclass
+class TrainedRun:
+    config: RunConfig
+    model: keras.Model
+    preprocessor: Preprocessor
+    history: History
+    test_metrics: dict[str, float]
+    params: int
+    train_seconds: float
+    holdout: pd.DataFrame
+    data_source: str
+
+
+def load_dataset(name: str) -> tuple[pd.DataFrame, FeatureSpec | None, str]:
+    if name == "movielens-100k":
+        df = load_movielens_100k()
+        return df, None, df.attrs.get("source", "movielens-100k")
+    raise DataError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}.")
+
+
+def train_run(
+    config: RunConfig,
+    table: pd.DataFrame | None = None,
+    spec: FeatureSpec | None = None,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    cancel: CancelFlag | None = None,
+) -> TrainedRun:
+    """Train ``config.model`` on the configured data set (or on ``table`` with ``spec``)."""
+    hparams = resolve_hparams(config.model, config.hparams)
+    if table is None:
+        table, spec, source = load_dataset(config.dataset)
+    else:
+        source = config.dataset
+    if spec is None:
+        spec = movielens_spec(config.features, task=config.task)
+    train_df, test_df = split_table(table, config.test_fraction, config.split_seed, config.split)
+    fit_df, val_df = (
+        split_table(train_df, config.validation_fraction, config.split_seed + 1, config.split)
+        if config.validation_fraction > 0
+        else (train_df, None)
+    )
+    pre = Preprocessor(spec).fit(fit_df)
+    keras.utils.set_random_seed(config.train.seed)
+    model = build_model(config.model, pre, hparams)
+    trainer = Trainer(model, spec.task, config.train)
+    start = time.perf_counter()
+    history = trainer.fit(
+        pre.transform(fit_df),
+        pre.target(fit_df),
+        pre.transform(val_df) if val_df is not None else None,
+        pre.target(val_df) if val_df is not None else None,
+        on_epoch=on_epoch,
+        cancel=cancel,
+    )
+    seconds = time.perf_counter() - start
+    test_metrics = trainer.evaluate(pre.transform(test_df), pre.target(test_df))
+    sample = np.random.default_rng(config.split_seed).permutation(len(test_df))[:HOLDOUT_ROWS]
+    return TrainedRun(
+        config=RunConfig.from_dict({**config.to_dict(), "hparams": hparams}),
+        model=model,
+        preprocessor=pre,
+        history=history,
+        test_metrics=test_metrics,
+        params=int(model.count_params()),
+        train_seconds=seconds,
+        holdout=test_df.iloc[np.sort(sample)].reset_index(drop=True),
+        data_source=source,
+    )

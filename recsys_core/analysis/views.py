@@ -13,7 +13,9 @@ METHODS = ("native",)
 def interaction_matrix(run: SavedRun, method: str = "native") -> InteractionMatrix:
     """The field x field matrix of ``run`` by ``method`` over the run's held-out rows."""
     if method not in METHODS:
-        raise RecsysCoreError(f"unknown interaction method {method!r}; available: {', '.join(METHODS)}.")
+        raise RecsysCoreError(
+            f"unknown interaction method {method!r}; available: {', '.join(METHODS)}."
+        )
     matrix = dot_interaction_matrix(run.model, run.preprocessor, run.holdout())
     matrix.extra["run_id"] = run.run_id
     return matrix

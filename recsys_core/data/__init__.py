@@ -4,4 +4,10 @@ from recsys_core.data.movielens import COLUMNS, load_movielens_100k, verify_movi
 from recsys_core.data.splits import split_table
 from recsys_core.data.synthetic import synthetic_ratings
 
-__all__ = ["COLUMNS", "load_movielens_100k", "split_table", "synthetic_ratings", "verify_movielens_100k"]
+__all__ = [
+    "COLUMNS",
+    "load_movielens_100k",
+    "split_table",
+    "synthetic_ratings",
+    "verify_movielens_100k",
+]

@@ -102,7 +102,9 @@ def _read_grouplens(read: Callable[[str], bytes]) -> pd.DataFrame:
         names=["movie_id", "movie_title", "release", "video", "url", *GROUPLENS_GENRES],
     )  # fmt: skip
     flags = items[GROUPLENS_GENRES].astype(int).to_numpy()
-    items["movie_genres"] = [[g for g, f in zip(GROUPLENS_GENRES, row, strict=True) if f] for row in flags]
+    items["movie_genres"] = [
+        [g for g, f in zip(GROUPLENS_GENRES, row, strict=True) if f] for row in flags
+    ]
     ratings[["user_id", "movie_id"]] = ratings[["user_id", "movie_id"]].astype(str)
     return _assemble(ratings, users, items[["movie_id", "movie_title", "movie_genres"]])
 
@@ -173,7 +175,9 @@ def _from_path(path: Path) -> pd.DataFrame:
                 return _read_grouplens(lambda f, d=folder: (d / f).read_bytes())
             if (folder / "ml-100k.inter").exists():
                 return _read_recbole(lambda ext, d=folder: (d / f"ml-100k.{ext}").read_bytes())
-        raise DataError(f"{path} holds neither the GroupLens files (u.data, u.user, u.item) nor ml-100k.inter.")
+        raise DataError(
+            f"{path} holds neither the GroupLens files (u.data, u.user, u.item) nor ml-100k.inter."
+        )
     raise DataError(f"{path} is neither an ml-100k.zip archive nor a folder.")
 
 
@@ -203,7 +207,9 @@ def _from_tfds() -> pd.DataFrame:  # pragma: no cover - optional, needs TensorFl
     try:
         import tensorflow_datasets as tfds
     except ImportError as exc:
-        raise DataError("source='tfds' needs tensorflow and tensorflow-datasets installed.") from exc
+        raise DataError(
+            "source='tfds' needs tensorflow and tensorflow-datasets installed."
+        ) from exc
     frame = tfds.as_dataframe(tfds.load("movielens/100k-ratings", split="train"))
     for col in ("user_id", "movie_id", "user_occupation_text", "user_zip_code", "movie_title"):
         frame[col] = frame[col].map(lambda b: b.decode() if isinstance(b, bytes) else str(b))
@@ -248,15 +254,24 @@ def load_movielens_100k(
     if source == "tfds":
         attempts.append(("tfds", _from_tfds))
     if not attempts:
-        raise DataError(f"source={source!r} cannot be used: " + (
-            "nothing is cached yet" if source == "cache" else "no path was given"))
+        raise DataError(
+            f"source={source!r} cannot be used: "
+            + ("nothing is cached yet" if source == "cache" else "no path was given")
+        )
     errors = []
     for name, fetch in attempts:
         try:
             df = fetch()
             df["movie_genres"] = df["movie_genres"].map(list)
             verify_movielens_100k(df)
-        except (OSError, DataError, KeyError, ValueError, zipfile.BadZipFile, subprocess.SubprocessError) as exc:
+        except (
+            OSError,
+            DataError,
+            KeyError,
+            ValueError,
+            zipfile.BadZipFile,
+            subprocess.SubprocessError,
+        ) as exc:
             errors.append(f"{name}: {exc}")
             if verbose:
                 print(f"MovieLens 100K: {name} failed ({exc})", file=sys.stderr)

@@ -35,7 +35,9 @@ def split_table(
         order = np.random.default_rng(seed).permutation(len(df))
     else:
         if time_column not in df.columns:
-            raise DataError(f"time split needs a {time_column!r} column; the table has {list(df.columns)}.")
+            raise DataError(
+                f"time split needs a {time_column!r} column; the table has {list(df.columns)}."
+            )
         order = np.argsort(df[time_column].to_numpy(), kind="stable")
     cut = len(df) - n_test
     return df.iloc[order[:cut]].reset_index(drop=True), df.iloc[order[cut:]].reset_index(drop=True)

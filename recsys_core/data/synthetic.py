@@ -11,7 +11,9 @@ OCCUPATIONS = ["student", "engineer", "artist", "writer", "doctor", "other"]
 GENRES = ["Action", "Comedy", "Drama", "Romance", "Sci-Fi", "Thriller"]
 
 
-def synthetic_ratings(n_rows: int = 2000, n_users: int = 60, n_movies: int = 80, seed: int = 0) -> pd.DataFrame:
+def synthetic_ratings(
+    n_rows: int = 2000, n_users: int = 60, n_movies: int = 80, seed: int = 0
+) -> pd.DataFrame:
     """A MovieLens-shaped table whose rating depends on user x genre and occupation x movie terms.
 
     Users and movies carry fixed attributes (as in MovieLens, user attributes are functions of
@@ -24,12 +26,22 @@ def synthetic_ratings(n_rows: int = 2000, n_users: int = 60, n_movies: int = 80,
     user_occ = rng.choice(OCCUPATIONS, n_users)
     user_zip = np.array([f"{z:05d}" for z in rng.integers(0, 99999, n_users)])
     user_taste = rng.normal(size=(n_users, len(GENRES)))
-    movie_genres = [sorted(rng.choice(GENRES, rng.integers(1, 4), replace=False).tolist()) for _ in range(n_movies)]
+    movie_genres = [
+        sorted(rng.choice(GENRES, rng.integers(1, 4), replace=False).tolist())
+        for _ in range(n_movies)
+    ]
     movie_bias = rng.normal(scale=0.5, size=n_movies)
     u = rng.integers(0, n_users, n_rows)
     m = rng.integers(0, n_movies, n_rows)
-    taste = np.array([user_taste[ui, [GENRES.index(g) for g in movie_genres[mi]]].mean() for ui, mi in zip(u, m, strict=True)])
-    rating = np.clip(np.round(3.2 + movie_bias[m] + 0.8 * taste + rng.normal(scale=0.3, size=n_rows)), 1, 5)
+    taste = np.array(
+        [
+            user_taste[ui, [GENRES.index(g) for g in movie_genres[mi]]].mean()
+            for ui, mi in zip(u, m, strict=True)
+        ]
+    )
+    rating = np.clip(
+        np.round(3.2 + movie_bias[m] + 0.8 * taste + rng.normal(scale=0.3, size=n_rows)), 1, 5
+    )
     age = pd.Series(user_age[u].astype("float32"))
     df = pd.DataFrame(
         {

@@ -25,7 +25,7 @@ def _hour_features(ts: pd.Series) -> dict[str, np.ndarray]:
 
 
 # Continuous columns computed from another column when the table lacks them (keras-rs DLRM tutorial).
-DERIVED = {name: "timestamp" for name in _hour_features(pd.Series([0])).keys()}
+DERIVED = dict.fromkeys(_hour_features(pd.Series([0])), "timestamp")
 
 
 def _as_key(values: pd.Series) -> np.ndarray:
@@ -58,7 +58,9 @@ class Preprocessor:
         if len(df) == 0:
             raise DataError("the table is empty: there are no rows to preprocess.")
         need = [*self.spec.sparse_fields]
-        need += [c for c in self.spec.continuous if c not in DERIVED or DERIVED[c] not in df.columns]
+        need += [
+            c for c in self.spec.continuous if c not in DERIVED or DERIVED[c] not in df.columns
+        ]
         need += [DERIVED[c] for c in self.spec.continuous if c in DERIVED and c not in df.columns]
         if need_target:
             need.append(self.spec.target)
@@ -67,7 +69,9 @@ class Preprocessor:
             raise DataError(f"the table lacks columns {missing}; it has {list(df.columns)}.")
         for col in self.spec.categorical:
             if df[col].isna().any():
-                raise DataError(f"column {col!r} has {int(df[col].isna().sum())} missing values (NaN).")
+                raise DataError(
+                    f"column {col!r} has {int(df[col].isna().sum())} missing values (NaN)."
+                )
 
     def _continuous_frame(self, df: pd.DataFrame) -> np.ndarray:
         derived: dict[str, np.ndarray] = {}
@@ -120,7 +124,9 @@ class Preprocessor:
     def transform(self, df: pd.DataFrame, on_unseen: str = "oov") -> dict[str, np.ndarray]:
         """Model inputs for ``df``. Unseen categories map to the OOV id, or raise with ``on_unseen="error"``."""
         if not self.fitted:
-            raise DataError("the preprocessor is not fitted yet: call fit() on the training rows first.")
+            raise DataError(
+                "the preprocessor is not fitted yet: call fit() on the training rows first."
+            )
         if on_unseen not in ("oov", "error"):
             raise DataError(f"on_unseen must be 'oov' or 'error', got {on_unseen!r}.")
         self._check_columns(df, need_target=False)
@@ -153,12 +159,16 @@ class Preprocessor:
             raise DataError(f"the table lacks the target column {self.spec.target!r}.")
         y = pd.to_numeric(df[self.spec.target], errors="coerce").to_numpy(dtype="float64")
         if not np.isfinite(y).all():
-            raise DataError(f"target column {self.spec.target!r} has missing or non-numeric values.")
+            raise DataError(
+                f"target column {self.spec.target!r} has missing or non-numeric values."
+            )
         if self.spec.task == "binary":
             if self.spec.binary_threshold is not None:
                 y = (y >= self.spec.binary_threshold).astype("float64")
             elif not np.isin(y, (0.0, 1.0)).all():
-                raise DataError(f"target {self.spec.target!r} is not binary (0/1) for a binary task.")
+                raise DataError(
+                    f"target {self.spec.target!r} is not binary (0/1) for a binary task."
+                )
         return y.astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:

@@ -44,7 +44,9 @@ class FeatureSpec:
         if self.target in columns:
             raise DataError(f"the target {self.target!r} is also listed as a feature.")
         if CONTINUOUS_FIELD in columns:
-            raise DataError(f"{CONTINUOUS_FIELD!r} is reserved for the continuous block; rename that column.")
+            raise DataError(
+                f"{CONTINUOUS_FIELD!r} is reserved for the continuous block; rename that column."
+            )
 
     @property
     def sparse_fields(self) -> list[str]:
@@ -77,7 +79,13 @@ TUTORIAL_CONTINUOUS = (
     "hour_of_week_sin",
     "hour_of_week_cos",
 )
-TUTORIAL_CATEGORICAL = ("user_gender", "user_zip_code", "user_occupation_text", "movie_id", "user_id")
+TUTORIAL_CATEGORICAL = (
+    "user_gender",
+    "user_zip_code",
+    "user_occupation_text",
+    "movie_id",
+    "user_id",
+)
 MOVIELENS_GROUPS = {
     "user_id": "user",
     "user_gender": "user",
@@ -97,7 +105,9 @@ def movielens_spec(preset: str = "default", task: str = "regression") -> Feature
     ``default``: those plus the movie's genres as a multi-hot field pooled by the model.
     """
     if preset not in ("tutorial", "default"):
-        raise DataError(f"unknown MovieLens feature preset {preset!r}; use 'tutorial' or 'default'.")
+        raise DataError(
+            f"unknown MovieLens feature preset {preset!r}; use 'tutorial' or 'default'."
+        )
     return FeatureSpec(
         categorical=TUTORIAL_CATEGORICAL,
         continuous=TUTORIAL_CONTINUOUS,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from recsys_core import _backend  # noqa: F401
-
 import keras
 import keras_rs
 from keras import ops
+
+from recsys_core import _backend  # noqa: F401
 
 
 @keras.saving.register_keras_serializable(package="recsys_core")
@@ -25,6 +25,8 @@ class DotInteraction(keras_rs.layers.DotInteraction):
     def pair_terms(self, inputs: list[Any]) -> Any:
         """The full ``(batch, F, F)`` matrix of dot products <e_i, e_j>, the terms ``call`` gathers."""
         if not isinstance(inputs, list | tuple) or len(inputs) < 2:
-            raise ValueError("DotInteraction.pair_terms expects a list of at least 2 feature tensors.")
+            raise ValueError(
+                "DotInteraction.pair_terms expects a list of at least 2 feature tensors."
+            )
         features = ops.stack(inputs, axis=1)
         return ops.matmul(features, ops.transpose(features, axes=(0, 2, 1)))

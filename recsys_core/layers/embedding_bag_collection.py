@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from recsys_core import _backend  # noqa: F401
-
 import keras
 from keras import ops
+
+from recsys_core import _backend  # noqa: F401
 
 POOLINGS = ("sum", "mean")
 
@@ -44,7 +44,9 @@ class EmbeddingBagCollection(keras.layers.Layer):
             raise ValueError(f"tables need distinct names and at least one table, got {names}.")
         for t in tables:
             if int(t["vocab_size"]) < 1:
-                raise ValueError(f"table {t['name']!r}: vocab_size must be >= 1, got {t['vocab_size']}.")
+                raise ValueError(
+                    f"table {t['name']!r}: vocab_size must be >= 1, got {t['vocab_size']}."
+                )
         self.tables = [{"name": t["name"], "vocab_size": int(t["vocab_size"])} for t in tables]
         self.embedding_dim = int(embedding_dim)
         self.pooling = pooling
@@ -85,7 +87,9 @@ class EmbeddingBagCollection(keras.layers.Layer):
                 if self.pooling == "mean":
                     vectors = vectors / ops.maximum(ops.sum(mask, axis=1), 1.0)
             elif len(ids.shape) != 1:
-                raise ValueError(f"field {name!r}: ids must have rank 1 or 2, got shape {ids.shape}.")
+                raise ValueError(
+                    f"field {name!r}: ids must have rank 1 or 2, got shape {ids.shape}."
+                )
             out.append(vectors)
         return out
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from recsys_core import _backend  # noqa: F401
-
 import keras
+
+from recsys_core import _backend  # noqa: F401
 
 
 @keras.saving.register_keras_serializable(package="recsys_core")

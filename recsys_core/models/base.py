@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from recsys_core import _backend  # noqa: F401
-
 import keras
 
+from recsys_core import _backend  # noqa: F401
 from recsys_core.features.spec import CONTINUOUS_FIELD
 from recsys_core.layers.embedding_bag_collection import EmbeddingBagCollection
 
@@ -47,7 +46,9 @@ class InteractionModel(keras.Model):
 
     @property
     def field_names(self) -> list[str]:
-        return [t["name"] for t in self.tables] + ([CONTINUOUS_FIELD] if self.num_continuous else [])
+        return [t["name"] for t in self.tables] + (
+            [CONTINUOUS_FIELD] if self.num_continuous else []
+        )
 
     def example_inputs(self, batch: int = 1) -> dict[str, Any]:
         """Zero inputs of the right shapes (bags of length 1), used to build the model."""

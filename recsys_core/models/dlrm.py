@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from recsys_core import _backend  # noqa: F401
-
 import keras
 from keras import ops
 
+from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.dot_interaction import DotInteraction
 from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
@@ -50,7 +49,9 @@ class DLRM(InteractionModel):
             else None
         )
         self.interaction = DotInteraction(name="dot_interaction")
-        self.top = MLP([*self.top_units, 1], output_activation=None, dropout=dropout, name="top_mlp")
+        self.top = MLP(
+            [*self.top_units, 1], output_activation=None, dropout=dropout, name="top_mlp"
+        )
         self.top.dense_layers[-1].bias_initializer = keras.initializers.Constant(self.output_bias)
 
     def field_vectors(self, inputs: dict[str, Any], training: bool = False) -> list[Any]:

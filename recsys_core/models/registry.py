@@ -71,7 +71,14 @@ MODELS: dict[str, ModelEntry] = {
         (
             EMBEDDING,
             EMB_L2,
-            HParam("bottom_mlp", [8], "Hidden widths of the bottom MLP (continuous features).", "ints", 1, 4096),
+            HParam(
+                "bottom_mlp",
+                [8],
+                "Hidden widths of the bottom MLP (continuous features).",
+                "ints",
+                1,
+                4096,
+            ),
             HParam("top_mlp", [192, 192, 192], "Hidden widths of the top MLP.", "ints", 1, 4096),
             HParam(
                 "variant",
@@ -100,13 +107,18 @@ def resolve_hparams(name: str, overrides: dict[str, Any] | None = None) -> dict[
     known = {h.name: h for h in entry.hparams}
     for key, value in (overrides or {}).items():
         if key not in known:
-            raise RecsysCoreError(f"model {name!r} has no hyper-parameter {key!r}; it has {sorted(known)}.")
+            raise RecsysCoreError(
+                f"model {name!r} has no hyper-parameter {key!r}; it has {sorted(known)}."
+            )
         params[key] = known[key].parse(value)
     return params
 
 
 def build_model(
-    name: str, preprocessor: Preprocessor, hparams: dict[str, Any] | None = None, output_bias: float | None = None
+    name: str,
+    preprocessor: Preprocessor,
+    hparams: dict[str, Any] | None = None,
+    output_bias: float | None = None,
 ) -> InteractionModel:
     """Instantiate and build model ``name`` for the fields ``preprocessor`` was fitted on."""
     params = resolve_hparams(name, hparams)

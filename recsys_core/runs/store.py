@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recsys_core import _backend  # noqa: F401
-
 import keras
 import pandas as pd
 
+from recsys_core import _backend  # noqa: F401
 from recsys_core.errors import RunStoreError
 from recsys_core.features.preprocessing import Preprocessor
 from recsys_core.training.pipeline import RunConfig, TrainedRun
@@ -57,20 +56,26 @@ class SavedRun:
             try:
                 self._model = keras.saving.load_model(self.path / "model.keras", safe_mode=True)
             except Exception as exc:  # Keras raises many types for a damaged archive
-                raise RunStoreError(f"run {self.run_id!r}: model.keras cannot be loaded ({exc}).") from exc
+                raise RunStoreError(
+                    f"run {self.run_id!r}: model.keras cannot be loaded ({exc})."
+                ) from exc
         return self._model
 
     @property
     def preprocessor(self) -> Preprocessor:
         if self._pre is None:
-            self._pre = Preprocessor.from_dict(_read_json(self.path / "preprocessor.json", self.run_id))
+            self._pre = Preprocessor.from_dict(
+                _read_json(self.path / "preprocessor.json", self.run_id)
+            )
         return self._pre
 
     def holdout(self) -> pd.DataFrame:
         try:
             return pd.read_parquet(self.path / "holdout.parquet")
         except Exception as exc:
-            raise RunStoreError(f"run {self.run_id!r}: holdout.parquet cannot be read ({exc}).") from exc
+            raise RunStoreError(
+                f"run {self.run_id!r}: holdout.parquet cannot be read ({exc})."
+            ) from exc
 
 
 def _read_json(path: Path, run_id: str) -> dict[str, Any]:
@@ -131,10 +136,14 @@ class RunStore:
         }
         try:
             run.model.save(tmp / "model.keras")
-            (tmp / "preprocessor.json").write_text(json.dumps(run.preprocessor.to_dict()), encoding="utf-8")
+            (tmp / "preprocessor.json").write_text(
+                json.dumps(run.preprocessor.to_dict()), encoding="utf-8"
+            )
             run.holdout.to_parquet(tmp / "holdout.parquet", index=False)
             # run.json last: its presence marks the folder complete.
-            (tmp / "run.json").write_text(json.dumps(meta, indent=1, default=float), encoding="utf-8")
+            (tmp / "run.json").write_text(
+                json.dumps(meta, indent=1, default=float), encoding="utf-8"
+            )
             os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -148,7 +157,9 @@ class RunStore:
         meta = _read_json(path / "run.json", run_id)
         for name in ("model", "config", "test", "fields"):
             if name not in meta:
-                raise RunStoreError(f"run {run_id!r}: run.json lacks {name!r}; the run is corrupted.")
+                raise RunStoreError(
+                    f"run {run_id!r}: run.json lacks {name!r}; the run is corrupted."
+                )
         if not zipfile.is_zipfile(path / "model.keras"):
             raise RunStoreError(f"run {run_id!r}: model.keras is missing or not a Keras archive.")
         return SavedRun(run_id, path, meta)
@@ -180,7 +191,9 @@ class RunStore:
                 )
         frame = pd.DataFrame(rows)
         if not frame.empty and "created" in frame:
-            frame = frame.sort_values("created", ascending=False, na_position="last").reset_index(drop=True)
+            frame = frame.sort_values("created", ascending=False, na_position="last").reset_index(
+                drop=True
+            )
         return frame
 
     def delete(self, run_id: str) -> None:

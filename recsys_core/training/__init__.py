@@ -1,6 +1,13 @@
 """Training: the JAX engine, metrics, and the run pipeline."""
 
-from recsys_core.training.engine import EpochLog, History, Trainer, TrainConfig, TrainingCancelled, predict
+from recsys_core.training.engine import (
+    EpochLog,
+    History,
+    TrainConfig,
+    Trainer,
+    TrainingCancelled,
+    predict,
+)
 from recsys_core.training.pipeline import RunConfig, TrainedRun, train_run
 
 __all__ = [

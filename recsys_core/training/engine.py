@@ -13,13 +13,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from recsys_core import _backend  # noqa: F401
-
 import jax
 import jax.numpy as jnp
 import keras
 import numpy as np
 
+from recsys_core import _backend  # noqa: F401
 from recsys_core.errors import TrainingError
 from recsys_core.training.metrics import PRIMARY_METRIC, task_metrics
 
@@ -51,10 +50,16 @@ class TrainConfig:
         checks = [
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (0 < self.learning_rate < 10, f"learning_rate must be in (0, 10), got {self.learning_rate}"),
+            (
+                0 < self.learning_rate < 10,
+                f"learning_rate must be in (0, 10), got {self.learning_rate}",
+            ),
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
             (self.patience >= 0, f"patience must be >= 0, got {self.patience}"),
-            (self.schedule in ("constant", "cosine"), f"schedule must be constant or cosine, got {self.schedule!r}"),
+            (
+                self.schedule in ("constant", "cosine"),
+                f"schedule must be constant or cosine, got {self.schedule!r}",
+            ),
         ]
         for ok, msg in checks:
             if not ok:
@@ -108,8 +113,12 @@ class Trainer:
         c = self.config
         lr: Any = c.learning_rate
         if c.schedule == "cosine":
-            lr = keras.optimizers.schedules.CosineDecay(c.learning_rate, decay_steps=max(steps, 1), alpha=0.05)
-        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=c.weight_decay, clipnorm=c.clipnorm)
+            lr = keras.optimizers.schedules.CosineDecay(
+                c.learning_rate, decay_steps=max(steps, 1), alpha=0.05
+            )
+        return keras.optimizers.AdamW(
+            learning_rate=lr, weight_decay=c.weight_decay, clipnorm=c.clipnorm
+        )
 
     def _epoch_fn(self, optimizer: keras.optimizers.Optimizer, n: int) -> Callable:
         model, batch = self.model, min(self.config.batch_size, n)
@@ -193,7 +202,12 @@ class Trainer:
             self._write_back(state)
             val = self.evaluate(x_val, y_val) if x_val is not None and y_val is not None else {}
             seconds = time.perf_counter() - t0
-            row = {"epoch": e, "loss": loss, "seconds": seconds, **{f"val_{k}": v for k, v in val.items()}}
+            row = {
+                "epoch": e,
+                "loss": loss,
+                "seconds": seconds,
+                **{f"val_{k}": v for k, v in val.items()},
+            }
             history.epochs.append(row)
             if on_epoch is not None:
                 on_epoch(EpochLog(e, c.epochs, loss, val, seconds, time.perf_counter() - start))
@@ -242,7 +256,10 @@ def predict_scores(model: keras.Model, x: Arrays, batch_size: int = 8192) -> np.
         chunk = {k: np.asarray(v[start : start + batch]) for k, v in x.items()}
         m = len(next(iter(chunk.values())))
         if m < batch:  # pad so the jitted function sees one shape
-            chunk = {k: np.concatenate([v, np.repeat(v[:1], batch - m, axis=0)]) for k, v in chunk.items()}
+            chunk = {
+                k: np.concatenate([v, np.repeat(v[:1], batch - m, axis=0)])
+                for k, v in chunk.items()
+            }
         out.append(np.asarray(fn(tv, ntv, chunk))[:m])
     return np.concatenate(out)
 

@@ -7,19 +7,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from recsys_core import _backend  # noqa: F401
-
 import keras
 import numpy as np
 import pandas as pd
 
+from recsys_core import _backend  # noqa: F401
 from recsys_core.data.movielens import load_movielens_100k
 from recsys_core.data.splits import split_table
 from recsys_core.errors import DataError
 from recsys_core.features.preprocessing import Preprocessor
 from recsys_core.features.spec import FeatureSpec, movielens_spec
 from recsys_core.models.registry import build_model, resolve_hparams
-from recsys_core.training.engine import CancelFlag, EpochLog, History, Trainer, TrainConfig
+from recsys_core.training.engine import CancelFlag, EpochLog, History, TrainConfig, Trainer
 
 DATASETS = ("movielens-100k",)
 HOLDOUT_ROWS = 2000  # held-out rows kept with a run so analysis needs no data set at hand

@@ -39,7 +39,9 @@ def figure_bytes(fig: go.Figure, fmt: str, scale: float = 2.0) -> bytes:
     if fmt == "html":
         return fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
     if fmt not in IMAGE_FORMATS:
-        raise RecsysCoreError(f"cannot export a figure as {fmt!r}; use one of {(*IMAGE_FORMATS, 'html')}.")
+        raise RecsysCoreError(
+            f"cannot export a figure as {fmt!r}; use one of {(*IMAGE_FORMATS, 'html')}."
+        )
     _ensure_kaleido()
     try:
         with warnings.catch_warnings():

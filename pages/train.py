@@ -1,0 +1,113 @@
+"""Train: pick a model and its hyper-parameters, train in the background, watch the curves live."""
+
+import uuid
+
+import streamlit as st
+
+from recsys_core import dashboard
+from recsys_core.errors import RecsysCoreError
+from recsys_core.models.registry import MODELS, resolve_hparams
+from recsys_core.training.engine import TrainConfig
+from recsys_core.training.pipeline import RunConfig
+from recsys_core.viz.curves import training_curves_figure
+
+owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
+jobs = dashboard.job_manager()
+defaults = TrainConfig()
+
+st.title("Train a model")
+with st.form("train"):
+    left, right = st.columns(2)
+    with left:
+        model = st.selectbox("Model", sorted(MODELS), format_func=lambda m: MODELS[m].title)
+        st.caption(MODELS[model].description)
+        task = st.radio("Task", ["regression", "binary"], horizontal=True,
+                        help="regression: predict the rating (RMSE, MAE); binary: rating ≥ 4 as a click (AUC, log loss)")  # fmt: skip
+        features = st.radio("Features", ["default", "tutorial"], horizontal=True,
+                            help="tutorial: exactly the keras-rs DLRM tutorial's features; default adds the genres")  # fmt: skip
+    with right:
+        epochs = st.number_input(
+            "Epochs (at most; early stopping on validation)", 1, 200, defaults.epochs
+        )
+        batch_size = st.number_input("Batch size", 32, 65536, defaults.batch_size, step=256)
+        lr = st.number_input("Learning rate", 1e-5, 1.0, defaults.learning_rate, format="%.5f")
+        seed = st.number_input("Seed", 0, 2**31 - 1, defaults.seed)
+    with st.expander("Model hyper-parameters"):
+        values = {}
+        for h in MODELS[model].hparams:
+            key = f"hp_{model}_{h.name}"
+            if h.kind == "choice":
+                values[h.name] = st.selectbox(
+                    h.name, h.choices, index=h.choices.index(h.default), help=h.help, key=key
+                )
+            elif h.kind == "ints":
+                values[h.name] = st.text_input(
+                    h.name, ",".join(map(str, h.default)), help=h.help, key=key
+                )
+            elif h.kind == "float":
+                values[h.name] = st.number_input(
+                    h.name, value=float(h.default), format="%.6f", help=h.help, key=key
+                )
+            else:
+                values[h.name] = st.number_input(
+                    h.name, value=int(h.default), step=1, help=h.help, key=key
+                )
+    submitted = st.form_submit_button("Start training", type="primary")
+
+if submitted:
+    try:
+        config = RunConfig(
+            model=model,
+            task=task,
+            features=features,
+            hparams=resolve_hparams(model, values),
+            train=TrainConfig(
+                epochs=int(epochs),
+                batch_size=int(batch_size),
+                learning_rate=float(lr),
+                seed=int(seed),
+            ),
+        )
+        job = jobs.submit(config, owner=owner)
+        st.toast(f"Training {MODELS[model].title} in the background (job {job.job_id}).")
+    except RecsysCoreError as exc:
+        st.error(str(exc))
+
+
+@st.fragment(run_every=1.0)
+def job_panel() -> None:
+    mine = jobs.jobs(owner=owner)
+    if not mine:
+        st.info(
+            "No training jobs in this session yet. Set the options above and press **Start training**."
+        )
+        return
+    for job in mine[:5]:
+        cfg = job.config
+        with st.container(border=True):
+            head, button = st.columns([5, 1])
+            done = len(job.epochs)
+            head.markdown(
+                f"**{MODELS[cfg.model].title}** · {cfg.task} · job `{job.job_id}` · **{job.state}** · "
+                f"epoch {done}/{cfg.train.epochs} · {job.elapsed:.1f} s elapsed"
+                + (f" · ~{job.eta:.0f} s left" if job.state == "running" and job.eta else "")
+            )
+            if job.active and button.button("Cancel", key=f"cancel_{job.job_id}"):
+                job.cancel()
+            if job.state == "running":
+                st.progress(done / cfg.train.epochs)
+            if job.epochs:
+                st.plotly_chart(
+                    training_curves_figure(job.epochs), key=f"curve_{job.job_id}_{done}"
+                )
+            if job.state == "done":
+                st.success(f"Saved as run `{job.run_id}`.")
+                st.page_link("../pages/interactions.py", label="Open its interactions", icon=":material/grid_on:",
+                             query_params={"run": job.run_id})  # fmt: skip
+            elif job.state == "failed":
+                st.error(job.error)
+            elif job.state == "cancelled":
+                st.warning("Cancelled.")
+
+
+job_panel()

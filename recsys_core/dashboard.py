@@ -1,0 +1,49 @@
+"""What the dashboard pages share: the run store, the job queue and cached analyses.
+
+Pages only lay out what these functions return; everything here is plain ``recsys_core``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import pandas as pd
+
+from recsys_core.analysis.matrix import InteractionMatrix
+from recsys_core.analysis.views import interaction_matrix
+from recsys_core.runs.store import RunStore
+from recsys_core.training.jobs import JobManager
+
+
+@lru_cache(maxsize=1)
+def job_manager() -> JobManager:
+    """One job queue per server process, shared by every session (``RECSYS_CORE_MAX_TRAININGS``)."""
+    return JobManager(max_workers=int(os.environ.get("RECSYS_CORE_MAX_TRAININGS", "1")))
+
+
+def store() -> RunStore:
+    return job_manager().store
+
+
+def runs_table() -> pd.DataFrame:
+    """Saved runs with readable columns, newest first."""
+    frame = store().list()
+    if frame.empty:
+        return frame
+    if "error" in frame:
+        frame = frame[frame["error"].isna()].drop(columns="error")
+    cols = [c for c in ("run_id", "model", "task", "test_rmse", "test_mae", "test_auc", "test_log_loss",
+                        "params", "epochs", "train_seconds", "created") if c in frame]  # fmt: skip
+    return frame[cols]
+
+
+@lru_cache(maxsize=64)
+def _cached_matrix(run_id: str, method: str, mtime: float) -> InteractionMatrix:
+    return interaction_matrix(store().open(run_id), method)
+
+
+def run_matrix(run_id: str, method: str = "native") -> InteractionMatrix:
+    """The run's matrix, computed once per run and method (keyed on the run folder's mtime)."""
+    path = store().path_of(run_id)
+    return _cached_matrix(run_id, method, path.stat().st_mtime if path.exists() else 0.0)

@@ -1,0 +1,67 @@
+import json
+
+import pytest
+
+from recsys_core.cli import main
+
+
+def test_interactions_csv_and_json(saved, runs_dir, capsys, tmp_path):
+    assert main(["interactions", saved.run_id, "--runs-dir", str(runs_dir)]) == 0
+    csv = capsys.readouterr().out.splitlines()
+    fields = csv[0].split(",")[1:]
+    assert fields[-1] == "continuous" and len(csv) == len(fields) + 1
+    out = tmp_path / "m.json"
+    assert (
+        main(
+            [
+                "interactions",
+                saved.run_id,
+                "--format",
+                "json",
+                "--out",
+                str(out),
+                "--runs-dir",
+                str(runs_dir),
+            ]
+        )
+        == 0
+    )
+    data = json.loads(out.read_text())
+    assert data["fields"] == fields and len(data["matrix"]) == len(fields)
+
+
+def test_runs_lists_saved_runs(saved, runs_dir, capsys):
+    assert main(["runs", "--runs-dir", str(runs_dir), "--json"]) == 0
+    assert saved.run_id in {r["run_id"] for r in json.loads(capsys.readouterr().out)}
+
+
+def test_empty_store_says_how_to_start(tmp_path, capsys):
+    assert main(["runs", "--runs-dir", str(tmp_path)]) == 0
+    assert "no runs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["interactions", "../../etc"], "invalid run id"),
+        (["interactions", "missing-run"], "no run 'missing-run'"),
+        (["train", "--param", "top_mlp=0"], "out of range"),
+        (["train", "--param", "depth=3"], "no hyper-parameter 'depth'"),
+        (["train", "--epochs", "0"], "epochs must be >= 1"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(argv, message, tmp_path, capsys):
+    assert main([*argv, "--runs-dir", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.movielens
+def test_train_on_movielens_prints_json_and_saves_the_run(movielens, tmp_path, capsys):
+    argv = ["train", "--model", "dlrm", "--dataset", "movielens-100k", "--epochs", "2", "--batch-size", "2048",
+            "--learning-rate", "0.003", "--seed", "1", "--runs-dir", str(tmp_path), "--json"]  # fmt: skip
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"run_id", "run_dir", "params", "test", "train_seconds"} <= result.keys()
+    assert result["test"]["rmse"] < 1.13  # better than predicting the mean rating
+    assert (tmp_path / result["run_id"] / "model.keras").exists()

@@ -106,4 +106,4 @@ def test_works_under_jit_and_grad(pre):
 
 def test_bad_variant_is_an_error(pre):
     with pytest.raises(ValueError, match="variant must be one of"):
-        DLRM(pre.tables(), 5, variant="fancy")
+        DLRM(pre.tables(), list(pre.spec.continuous), variant="fancy")

@@ -18,6 +18,7 @@ from recsys_core.layers.fm_interaction_arch import FMInteractionArch
 from recsys_core.layers.fwfm_layer import FwFMLayer
 from recsys_core.layers.inner_product_layer import InnerProductLayer
 from recsys_core.layers.interacting_layer import InteractingLayer
+from recsys_core.layers.linear_terms import LinearTerms
 from recsys_core.layers.mlp import MLP
 from recsys_core.layers.outter_product_layer import OutterProductLayer
 from recsys_core.layers.over_arch import OverArch
@@ -42,6 +43,7 @@ __all__ = [
     "FwFMLayer",
     "InnerProductLayer",
     "InteractingLayer",
+    "LinearTerms",
     "MLP",
     "OutterProductLayer",
     "OverArch",

@@ -1,12 +1,13 @@
-"""What every model shares: embedding tables from the feature spec and a field-vector interface."""
+"""What every model shares: embedding tables from the feature spec and ways to read the fields."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import keras
+import numpy as np
+from keras import ops
 
-from recsys_core import _backend  # noqa: F401
 from recsys_core.features.spec import CONTINUOUS_FIELD
 from recsys_core.layers.embedding_bag_collection import EmbeddingBagCollection
 
@@ -14,15 +15,27 @@ from recsys_core.layers.embedding_bag_collection import EmbeddingBagCollection
 class InteractionModel(keras.Model):
     """Base of the zoo: owns the sparse tables and names the interaction fields.
 
-    Subclasses implement ``field_vectors(inputs) -> list[(batch, D)]`` in ``field_names`` order and
-    ``call``. The output is one unbounded score per row: the rating for regression, the logit for a
-    binary task (the training engine applies the sigmoid inside the loss).
+    Inputs are ``Preprocessor.transform`` dicts: int ids per sparse field and a float
+    ``"continuous"`` block. Subclasses implement ``call``; they read the fields through
+
+    - ``sparse_vectors(inputs)``: one ``(batch, D)`` vector per sparse field (bags pooled);
+    - ``field_vectors(inputs)``: those plus, when there are continuous columns, the continuous block
+      projected to ``D`` (a linear map; DLRM overrides it with its bottom MLP) — one vector per field
+      of ``field_names``, for field-interaction layers (FM, dot, attention, ...);
+    - ``flat_features(inputs)``: sparse vectors concatenated with the raw continuous columns, for
+      bit-wise models (DCN, deep networks); ``flat_blocks()`` names its column blocks.
+
+    The output is one unbounded score per row: the rating for regression, the logit for a binary
+    task (the engine applies the sigmoid inside the loss). ``output_bias`` starts it at the training
+    mean (or log-odds); ``output_bias_initializer()`` gives the initializer for the last layer.
     """
+
+    uses_continuous_projection = True
 
     def __init__(
         self,
         tables: list[dict[str, Any]],
-        num_continuous: int = 0,
+        continuous: list[str] | tuple[str, ...] = (),
         embedding_dim: int = 8,
         embedding_l2: float = 0.0,
         pooling: str = "mean",
@@ -31,7 +44,7 @@ class InteractionModel(keras.Model):
     ) -> None:
         super().__init__(**kwargs)
         self.tables = [dict(t) for t in tables]
-        self.num_continuous = int(num_continuous)
+        self.continuous = [str(c) for c in continuous]
         self.embedding_dim = int(embedding_dim)
         self.embedding_l2 = float(embedding_l2)
         self.pooling = pooling
@@ -43,19 +56,24 @@ class InteractionModel(keras.Model):
             embeddings_regularizer=keras.regularizers.L2(embedding_l2) if embedding_l2 else None,
             name="embedding",
         )
+        self.continuous_projection = (
+            keras.layers.Dense(self.embedding_dim, name="continuous_projection")
+            if self.continuous and self.uses_continuous_projection
+            else None
+        )
+
+    @property
+    def num_continuous(self) -> int:
+        return len(self.continuous)
 
     @property
     def field_names(self) -> list[str]:
-        return [t["name"] for t in self.tables] + (
-            [CONTINUOUS_FIELD] if self.num_continuous else []
-        )
+        return [t["name"] for t in self.tables] + ([CONTINUOUS_FIELD] if self.continuous else [])
 
     def example_inputs(self, batch: int = 1) -> dict[str, Any]:
         """Zero inputs of the right shapes (bags of length 1), used to build the model."""
-        import numpy as np
-
         x: dict[str, Any] = {t["name"]: np.zeros((batch,), "int32") for t in self.tables}
-        if self.num_continuous:
+        if self.continuous:
             x[CONTINUOUS_FIELD] = np.zeros((batch, self.num_continuous), "float32")
         return x
 
@@ -65,14 +83,39 @@ class InteractionModel(keras.Model):
             self.call(self.example_inputs())
         self.built = True
 
+    def output_bias_initializer(self) -> keras.initializers.Initializer:
+        return keras.initializers.Constant(self.output_bias)
+
+    def sparse_vectors(self, inputs: dict[str, Any]) -> list[Any]:
+        return self.embedding(inputs)
+
     def field_vectors(self, inputs: dict[str, Any], training: bool = False) -> list[Any]:
-        raise NotImplementedError
+        vectors = self.sparse_vectors(inputs)
+        if self.continuous_projection is not None:
+            vectors.append(self.continuous_projection(inputs[CONTINUOUS_FIELD]))
+        return vectors
+
+    def field_matrix(self, inputs: dict[str, Any], training: bool = False) -> Any:
+        """``field_vectors`` stacked as ``(batch, F, D)``, the input DeepCTR-style layers take."""
+        return ops.stack(self.field_vectors(inputs, training=training), axis=1)
+
+    def flat_features(self, inputs: dict[str, Any]) -> Any:
+        parts = self.sparse_vectors(inputs)
+        if self.continuous:
+            parts.append(ops.cast(inputs[CONTINUOUS_FIELD], parts[0].dtype))
+        return ops.concatenate(parts, axis=-1)
+
+    def flat_blocks(self) -> list[tuple[str, int]]:
+        """``(name, width)`` of each column block of ``flat_features``: D per sparse field, 1 per column."""
+        return [(t["name"], self.embedding_dim) for t in self.tables] + [
+            (c, 1) for c in self.continuous
+        ]
 
     def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "tables": self.tables,
-            "num_continuous": self.num_continuous,
+            "continuous": self.continuous,
             "embedding_dim": self.embedding_dim,
             "embedding_l2": self.embedding_l2,
             "pooling": self.pooling,

@@ -11,6 +11,7 @@ from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.dot_interaction import DotInteraction
 from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
+from recsys_core.models.registry import DROPOUT, EMB_L2, EMBEDDING, HParam, ModelEntry, register
 
 VARIANTS = ("tutorial", "canonical")
 
@@ -23,10 +24,12 @@ class DLRM(InteractionModel):
     ``variant="canonical"`` (paper, torchrec): the bottom-MLP dense vector is concatenated to them.
     """
 
+    uses_continuous_projection = False  # the bottom MLP maps the continuous block to a field
+
     def __init__(
         self,
         tables: list[dict[str, Any]],
-        num_continuous: int = 0,
+        continuous: list[str] | tuple[str, ...] = (),
         embedding_dim: int = 8,
         bottom_mlp: list[int] | tuple[int, ...] = (8,),
         top_mlp: list[int] | tuple[int, ...] = (192, 192, 192),
@@ -34,7 +37,7 @@ class DLRM(InteractionModel):
         dropout: float = 0.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(tables, num_continuous, embedding_dim, **kwargs)
+        super().__init__(tables, continuous, embedding_dim, **kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"DLRM variant must be one of {VARIANTS}, got {variant!r}.")
         if len(self.field_names) < 2:
@@ -45,14 +48,14 @@ class DLRM(InteractionModel):
         self.dropout = float(dropout)
         self.bottom = (
             MLP([*self.bottom_units, self.embedding_dim], output_activation=None, name="bottom_mlp")
-            if num_continuous
+            if self.continuous
             else None
         )
         self.interaction = DotInteraction(name="dot_interaction")
         self.top = MLP(
             [*self.top_units, 1], output_activation=None, dropout=dropout, name="top_mlp"
         )
-        self.top.dense_layers[-1].bias_initializer = keras.initializers.Constant(self.output_bias)
+        self.top.dense_layers[-1].bias_initializer = self.output_bias_initializer()
 
     def field_vectors(self, inputs: dict[str, Any], training: bool = False) -> list[Any]:
         vectors = self.embedding(inputs)
@@ -75,3 +78,35 @@ class DLRM(InteractionModel):
             "variant": self.variant,
             "dropout": self.dropout,
         }
+
+
+register(
+    ModelEntry(
+        "dlrm",
+        "DLRM",
+        "Embeddings and a bottom MLP for continuous features, pairwise dot products, a top MLP.",
+        DLRM,
+        (
+            EMBEDDING,
+            EMB_L2,
+            HParam(
+                "bottom_mlp",
+                [8],
+                "Hidden widths of the bottom MLP (continuous features).",
+                "ints",
+                1,
+                4096,
+            ),
+            HParam("top_mlp", [192, 192, 192], "Hidden widths of the top MLP.", "ints", 1, 4096),
+            HParam(
+                "variant",
+                "canonical",
+                "tutorial: top MLP sees only the dot products (keras-rs tutorial); "
+                "canonical: the dense vector is concatenated too (paper, torchrec).",
+                "choice",
+                choices=("canonical", "tutorial"),
+            ),
+            DROPOUT,
+        ),
+    )
+)

@@ -8,7 +8,6 @@ from typing import Any
 from recsys_core.errors import RecsysCoreError
 from recsys_core.features.preprocessing import Preprocessor
 from recsys_core.models.base import InteractionModel
-from recsys_core.models.dlrm import DLRM
 
 
 @dataclass(frozen=True)
@@ -59,42 +58,29 @@ class ModelEntry:
         return {h.name: h.default for h in self.hparams}
 
 
+# Hyper-parameters many models share; model modules reuse these objects.
 EMBEDDING = HParam("embedding_dim", 8, "Width of every field's embedding vector.", low=1, high=512)
 EMB_L2 = HParam("embedding_l2", 1e-4, "L2 penalty on the embedding tables.", "float", 0.0, 1.0)
+DNN = HParam("dnn", [256, 128], "Hidden widths of the deep part.", "ints", 1, 4096)
+DROPOUT = HParam("dropout", 0.0, "Dropout between hidden layers.", "float", 0.0, 0.9)
 
-MODELS: dict[str, ModelEntry] = {
-    "dlrm": ModelEntry(
-        "dlrm",
-        "DLRM",
-        "Embeddings and a bottom MLP for continuous features, pairwise dot products, a top MLP.",
-        DLRM,
-        (
-            EMBEDDING,
-            EMB_L2,
-            HParam(
-                "bottom_mlp",
-                [8],
-                "Hidden widths of the bottom MLP (continuous features).",
-                "ints",
-                1,
-                4096,
-            ),
-            HParam("top_mlp", [192, 192, 192], "Hidden widths of the top MLP.", "ints", 1, 4096),
-            HParam(
-                "variant",
-                "canonical",
-                "tutorial: top MLP sees only the dot products (keras-rs tutorial); "
-                "canonical: the dense vector is concatenated too (paper, torchrec).",
-                "choice",
-                choices=("canonical", "tutorial"),
-            ),
-            HParam("dropout", 0.0, "Dropout between top-MLP layers.", "float", 0.0, 0.9),
-        ),
-    ),
-}
+MODELS: dict[str, ModelEntry] = {}
+
+
+def register(entry: ModelEntry) -> ModelEntry:
+    """Add a model to the zoo under ``entry.name`` (model modules call this at import)."""
+    if entry.name in MODELS and MODELS[entry.name] is not entry:
+        raise ValueError(f"model name {entry.name!r} is registered twice.")
+    names = [h.name for h in entry.hparams]
+    if len(set(names)) != len(names):
+        raise ValueError(f"model {entry.name!r} lists a hyper-parameter twice: {names}.")
+    MODELS[entry.name] = entry
+    return entry
 
 
 def get_entry(name: str) -> ModelEntry:
+    import recsys_core.models  # noqa: F401  (importing the package registers every model)
+
     if name not in MODELS:
         raise RecsysCoreError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}.")
     return MODELS[name]
@@ -126,7 +112,7 @@ def build_model(
         output_bias = _initial_bias(preprocessor)
     model = get_entry(name).cls(
         tables=preprocessor.tables(),
-        num_continuous=len(preprocessor.spec.continuous),
+        continuous=list(preprocessor.spec.continuous),
         output_bias=output_bias,
         name=name,
         **params,

@@ -19,7 +19,10 @@ st.title("Train a model")
 with st.form("train"):
     left, right = st.columns(2)
     with left:
-        model = st.selectbox("Model", sorted(MODELS), format_func=lambda m: MODELS[m].title)
+        names = sorted(MODELS)
+        model = st.selectbox(
+            "Model", names, index=names.index("dlrm"), format_func=lambda m: MODELS[m].title
+        )
         st.caption(MODELS[model].description)
         task = st.radio("Task", ["regression", "binary"], horizontal=True,
                         help="regression: predict the rating (RMSE, MAE); binary: rating ≥ 4 as a click (AUC, log loss)")  # fmt: skip
@@ -101,7 +104,12 @@ def job_panel() -> None:
                     training_curves_figure(job.epochs), key=f"curve_{job.job_id}_{done}"
                 )
             if job.state == "done":
-                st.success(f"Saved as run `{job.run_id}`.")
+                stopped = (
+                    f" Early stopping kept epoch {job.best_epoch}."
+                    if done < cfg.train.epochs
+                    else ""
+                )
+                st.success(f"Saved as run `{job.run_id}`.{stopped}")
                 st.page_link("../pages/interactions.py", label="Open its interactions", icon=":material/grid_on:",
                              query_params={"run": job.run_id})  # fmt: skip
             elif job.state == "failed":

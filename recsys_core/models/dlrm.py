@@ -58,7 +58,7 @@ class DLRM(InteractionModel):
         self.top.dense_layers[-1].bias_initializer = self.output_bias_initializer()
 
     def field_vectors(self, inputs: dict[str, Any], training: bool = False) -> list[Any]:
-        vectors = self.embedding(inputs)
+        vectors = self.sparse_vectors(inputs)
         if self.bottom is not None:
             vectors.append(self.bottom(inputs["continuous"]))
         return vectors

@@ -35,6 +35,7 @@ class Job:
     started: float | None = None
     finished: float | None = None
     eta: float | None = None
+    best_epoch: int | None = None
     cancel_flag: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -86,6 +87,7 @@ class JobManager:
         try:
             run = train_run(job.config, on_epoch=on_epoch, cancel=job.cancel_flag)
             job.run_id = self.store.save(run).run_id
+            job.best_epoch = run.history.best_epoch
             job.state = "done"
         except TrainingCancelled:
             job.state = "cancelled"

@@ -1,4 +1,4 @@
-"""Interactions: a run's field x field heatmap, with downloads."""
+"""Interactions: a run's field x field heatmap by any supported method, with downloads."""
 
 import streamlit as st
 
@@ -14,18 +14,46 @@ if runs.empty:
     st.stop()
 
 ids = runs["run_id"].tolist()
-wanted = st.query_params.get("run")
-run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0)
-st.query_params["run"] = run_id
-row = runs.set_index("run_id").loc[run_id]
+query = st.query_params
+left, mid, right = st.columns([3, 3, 1])
+run_id = left.selectbox("Run", ids, index=ids.index(query["run"]) if query.get("run") in ids else 0)
+try:
+    methods = dashboard.run_methods(run_id)
+except RecsysCoreError as exc:
+    st.error(str(exc))
+    st.stop()
+keys = list(methods)
+method = mid.selectbox(
+    "Method",
+    keys,
+    index=keys.index(query["method"]) if query.get("method") in keys else 0,
+    format_func=methods.get,
+)
+row = None
+if method == "archipelago":
+    wanted = query.get("row", "0")
+    row = int(right.number_input("Held-out row", 0, 1_999, int(wanted) if wanted.isdigit() else 0))
+st.query_params.update(
+    {"run": run_id, "method": method, **({"row": str(row)} if row is not None else {})}
+)
+if row is None and "row" in st.query_params:
+    del st.query_params["row"]
+
+info = runs.set_index("run_id").loc[run_id]
 metrics = {
-    k.removeprefix("test_"): row[k] for k in row.index if k.startswith("test_") and row[k] == row[k]
+    k.removeprefix("test_"): info[k]
+    for k in info.index
+    if k.startswith("test_") and info[k] == info[k]
 }
-st.caption(f"{row['model']} · {row['task']} · " + " · ".join(f"test {k} {v:.4f}" for k, v in metrics.items())
-           + f" · {int(row['params']):,} parameters")  # fmt: skip
+st.caption(
+    f"{info['model']} · {info['task']} · "
+    + " · ".join(f"test {k} {v:.4f}" for k, v in metrics.items())
+    + f" · {int(info['params']):,} parameters"
+)
 
 try:
-    matrix = dashboard.run_matrix(run_id, "native")
+    with st.spinner("Computing the interaction matrix…"):
+        matrix = dashboard.run_matrix(run_id, method, row)
 except RecsysCoreError as exc:
     st.error(str(exc))
     st.stop()
@@ -33,14 +61,19 @@ except RecsysCoreError as exc:
 fig = heatmap_figure(matrix)
 st.plotly_chart(fig, key="heatmap", config={"displaylogo": False})
 st.caption(f"**{matrix.kind}** — {matrix.description}")
+if method == "archipelago":
+    st.caption("Explained row and baseline row (the medoid of the held-out rows):")
+    st.dataframe(
+        [matrix.extra.get("row", {}), matrix.extra.get("baseline_row", {})], hide_index=True
+    )
 
-png, html, csv = st.columns(3)
-png.download_button(
-    "Download PNG", lambda: figure_bytes(fig, "png"), f"{run_id}-interactions.png", "image/png"
-)
+stem = f"{run_id}-{method}" + (f"-row{row}" if row is not None else "")
+png, html, csv, js = st.columns(4)
+png.download_button("Download PNG", lambda: figure_bytes(fig, "png"), f"{stem}.png", "image/png")
 html.download_button(
-    "Download HTML", lambda: figure_bytes(fig, "html"), f"{run_id}-interactions.html", "text/html"
+    "Download HTML", lambda: figure_bytes(fig, "html"), f"{stem}.html", "text/html"
 )
-csv.download_button("Download CSV", matrix.to_csv(), f"{run_id}-interactions.csv", "text/csv")
+csv.download_button("Download CSV", matrix.to_csv(), f"{stem}.csv", "text/csv")
+js.download_button("Download JSON", matrix.to_json(), f"{stem}.json", "application/json")
 with st.expander("Matrix values"):
     st.dataframe(matrix.to_frame().style.format("{:.4f}", na_rep="–"), width="stretch")

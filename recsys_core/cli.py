@@ -99,7 +99,9 @@ def cmd_interactions(args: argparse.Namespace) -> int:
     from recsys_core.analysis.views import interaction_matrix
     from recsys_core.runs.store import RunStore
 
-    matrix = interaction_matrix(RunStore(args.runs_dir).open(args.run), method=args.method)
+    matrix = interaction_matrix(
+        RunStore(args.runs_dir).open(args.run), method=args.method, row=args.row
+    )
     text = matrix.to_json() if args.format == "json" else matrix.to_csv()
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("interactions", help="write a run's field x field interaction matrix")
     p.add_argument("run", help="run id (see `recsys-core runs`)")
-    p.add_argument("--method", default="native", choices=("native",))
+    p.add_argument("--method", default="native", choices=("native", "tii", "archipelago"),
+                   help="native: the model's own interaction terms; tii: Total Interaction Index; "
+                   "archipelago: one held-out row (--row)")  # fmt: skip
+    p.add_argument("--row", type=int, default=None, help="held-out row for --method archipelago")
     p.add_argument("--format", default="csv", choices=("csv", "json"))
     p.add_argument("--out", default=None, help="file to write (default: standard output)")
     p.add_argument("--runs-dir", default=None)

@@ -11,7 +11,7 @@ from functools import lru_cache
 import pandas as pd
 
 from recsys_core.analysis.matrix import InteractionMatrix
-from recsys_core.analysis.views import interaction_matrix
+from recsys_core.analysis.views import METHOD_TITLES, available_methods, interaction_matrix
 from recsys_core.runs.store import RunStore
 from recsys_core.training.jobs import JobManager
 
@@ -39,11 +39,16 @@ def runs_table() -> pd.DataFrame:
 
 
 @lru_cache(maxsize=64)
-def _cached_matrix(run_id: str, method: str, mtime: float) -> InteractionMatrix:
-    return interaction_matrix(store().open(run_id), method)
+def _cached_matrix(run_id: str, method: str, row: int | None, mtime: float) -> InteractionMatrix:
+    return interaction_matrix(store().open(run_id), method, row=row)
 
 
-def run_matrix(run_id: str, method: str = "native") -> InteractionMatrix:
-    """The run's matrix, computed once per run and method (keyed on the run folder's mtime)."""
+def run_matrix(run_id: str, method: str = "native", row: int | None = None) -> InteractionMatrix:
+    """The run's matrix, computed once per run, method and row (keyed on the run folder's mtime)."""
     path = store().path_of(run_id)
-    return _cached_matrix(run_id, method, path.stat().st_mtime if path.exists() else 0.0)
+    return _cached_matrix(run_id, method, row, path.stat().st_mtime if path.exists() else 0.0)
+
+
+def run_methods(run_id: str) -> dict[str, str]:
+    """The analysis methods the run's model supports, with their titles, native first."""
+    return {m: METHOD_TITLES[m] for m in available_methods(store().open(run_id))}

@@ -70,6 +70,16 @@ def test_interactions_page_draws_the_analysis_numbers(store_at, saved, runs_dir,
     assert at.query_params["run"] == [saved.run_id] or at.query_params["run"] == saved.run_id
 
 
+def test_interactions_page_switches_to_tii_through_the_url(store_at, saved, runs_dir, plotly_array):
+    store_at(runs_dir)
+    at = _page("interactions", run=saved.run_id, method="tii")
+    assert at.selectbox[1].value == "tii"
+    heat = _plotly_specs(at)[0]["data"][0]
+    expected = interaction_matrix(RunStore(runs_dir).open(saved.run_id), "tii")
+    np.testing.assert_allclose(plotly_array(heat["z"]), expected.values, rtol=1e-5, equal_nan=True)
+    assert any("total interaction index" in c.value for c in at.caption)
+
+
 def test_interactions_without_runs_shows_empty_state(store_at, tmp_path):
     store_at(tmp_path)
     at = _page("interactions")

@@ -65,3 +65,41 @@ def test_train_on_movielens_prints_json_and_saves_the_run(movielens, tmp_path, c
     assert {"run_id", "run_dir", "params", "test", "train_seconds"} <= result.keys()
     assert result["test"]["rmse"] < 1.13  # better than predicting the mean rating
     assert (tmp_path / result["run_id"] / "model.keras").exists()
+
+
+@pytest.mark.parametrize(("method", "extra"), [("tii", []), ("archipelago", ["--row", "2"])])
+def test_model_agnostic_methods_from_the_command_line(saved, runs_dir, tmp_path, method, extra):
+    out = tmp_path / f"{method}.json"
+    argv = ["interactions", saved.run_id, "--method", method, "--format", "json", "--out", str(out)]
+    assert main([*argv, *extra, "--runs-dir", str(runs_dir)]) == 0
+    data = json.loads(out.read_text())
+    n = len(data["fields"])
+    assert data["method"] == method and len(data["matrix"]) == n
+    assert all(data["matrix"][i][i] is None for i in range(n))
+    off = [v for i, r in enumerate(data["matrix"]) for j, v in enumerate(r) if i != j]
+    assert all(v >= 0 for v in off) and max(off) > 0
+    if method == "tii":
+        lower, upper = data["extra"]["lower"], data["extra"]["upper"]
+        assert all(
+            lower[i][j] <= data["matrix"][i][j] <= upper[i][j]
+            for i in range(n)
+            for j in range(n)
+            if i != j
+        )
+    else:
+        assert data["extra"]["row_index"] == 2
+
+
+def test_archipelago_row_out_of_range_is_an_error(saved, runs_dir, capsys):
+    argv = [
+        "interactions",
+        saved.run_id,
+        "--method",
+        "archipelago",
+        "--row",
+        "99999",
+        "--runs-dir",
+        str(runs_dir),
+    ]
+    assert main(argv) == 2
+    assert "out of range" in capsys.readouterr().err

@@ -1,13 +1,21 @@
 """Turn a trained run into field x field interaction matrices."""
 
+from recsys_core.analysis.archipelago import archipelago
 from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.analysis.native import dot_interaction_matrix, field_vectors
-from recsys_core.analysis.views import METHODS, interaction_matrix
+from recsys_core.analysis.tii import total_interaction_index
+from recsys_core.analysis.validation import planted_check, recovery_auc
+from recsys_core.analysis.views import METHODS, available_methods, interaction_matrix
 
 __all__ = [
     "METHODS",
     "InteractionMatrix",
+    "archipelago",
+    "available_methods",
     "dot_interaction_matrix",
     "field_vectors",
     "interaction_matrix",
+    "planted_check",
+    "recovery_auc",
+    "total_interaction_index",
 ]

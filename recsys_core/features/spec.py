@@ -103,10 +103,29 @@ def movielens_spec(preset: str = "default", task: str = "regression") -> Feature
 
     ``tutorial``: exactly the keras-rs DLRM tutorial's features (5 categorical, 5 continuous).
     ``default``: those plus the movie's genres as a multi-hot field pooled by the model.
+    ``keras_io_dcn``: exactly the keras-io DCN example's six categorical features, in its order
+    (movie_id, user_id, user_gender, bucketized_user_age, user_zip_code, user_occupation_text),
+    nothing continuous.
     """
+    if preset == "keras_io_dcn":
+        return FeatureSpec(
+            categorical=(
+                "movie_id",
+                "user_id",
+                "user_gender",
+                "bucketized_user_age",
+                "user_zip_code",
+                "user_occupation_text",
+            ),
+            target="user_rating",
+            task=task,
+            binary_threshold=4.0,
+            groups=dict(MOVIELENS_GROUPS),
+        )
     if preset not in ("tutorial", "default"):
         raise DataError(
-            f"unknown MovieLens feature preset {preset!r}; use 'tutorial' or 'default'."
+            f"unknown MovieLens feature preset {preset!r}; "
+            "use 'tutorial', 'default' or 'keras_io_dcn'."
         )
     return FeatureSpec(
         categorical=TUTORIAL_CATEGORICAL,

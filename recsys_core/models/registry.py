@@ -110,12 +110,17 @@ def build_model(
     params = resolve_hparams(name, hparams)
     if output_bias is None:
         output_bias = _initial_bias(preprocessor)
-    model = get_entry(name).cls(
+    cls = get_entry(name).cls
+    # Optional hook: a model that needs more than tables/continuous from the feature spec (e.g. FLEN's
+    # field groups) defines classmethod ``from_preprocessor_kwargs(preprocessor) -> dict``.
+    hook = getattr(cls, "from_preprocessor_kwargs", None)
+    extra = dict(hook(preprocessor)) if hook is not None else {}
+    model = cls(
         tables=preprocessor.tables(),
         continuous=list(preprocessor.spec.continuous),
         output_bias=output_bias,
         name=name,
-        **params,
+        **{**extra, **params},
     )
     model.build()
     return model

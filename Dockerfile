@@ -25,6 +25,7 @@ COPY pyproject.toml README.md ./
 COPY recsys_core ./recsys_core
 COPY app ./app
 COPY pages ./pages
+COPY docs ./docs
 COPY deploy/streamlit-config.toml ./.streamlit/config.toml
 # MovieLens 100K is fetched and verified at build time, never at start-up.
 RUN pip install --no-deps . \

@@ -18,3 +18,14 @@ if runs.empty:
 else:
     st.dataframe(runs, hide_index=True, width="stretch")
     st.caption(f"{len(runs)} run(s) in `{dashboard.store().root}`")
+
+boards = dashboard.published_leaderboards()
+if boards:
+    st.subheader("MovieLens 100K leaderboard")
+    st.caption(
+        "Every model with its default hyper-parameters, test split of the seed-42 80/20 split, "
+        "mean ± std over seeds (`benchmarks/leaderboard.py`)."
+    )
+    for task, frame in boards.items():
+        with st.expander(task, expanded=task == "regression"):
+            st.dataframe(frame, hide_index=True, width="stretch")

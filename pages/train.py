@@ -35,6 +35,7 @@ with st.form("train"):
         batch_size = st.number_input("Batch size", 32, 65536, defaults.batch_size, step=256)
         lr = st.number_input("Learning rate", 1e-5, 1.0, defaults.learning_rate, format="%.5f")
         seed = st.number_input("Seed", 0, 2**31 - 1, defaults.seed)
+        trials = st.number_input("Trials (seeds seed, seed+1, …; mean ± std)", 1, 10, 1)
     with st.expander("Model hyper-parameters"):
         values = {}
         for h in MODELS[model].hparams:
@@ -71,8 +72,8 @@ if submitted:
                 seed=int(seed),
             ),
         )
-        job = jobs.submit(config, owner=owner)
-        st.toast(f"Training {MODELS[model].title} in the background (job {job.job_id}).")
+        queued = jobs.submit_trials(config, int(trials), owner=owner)
+        st.toast(f"Training {MODELS[model].title} in the background ({len(queued)} job(s)).")
     except RecsysCoreError as exc:
         st.error(str(exc))
 
@@ -85,7 +86,15 @@ def job_panel() -> None:
             "No training jobs in this session yet. Set the options above and press **Start training**."
         )
         return
-    for job in mine[:5]:
+    for group in dict.fromkeys(j.group for j in mine if j.group):
+        members = [j for j in mine if j.group == group]
+        summary = jobs.group_summary(group) if len(members) > 1 else None
+        if summary:
+            stats = " · ".join(f"{k} {m:.4f} ± {s:.4f}" for k, (m, s) in summary.items())
+            st.success(
+                f"{len(members)} trials of {MODELS[members[0].config.model].title}: test {stats}"
+            )
+    for job in mine[:10]:
         cfg = job.config
         with st.container(border=True):
             head, button = st.columns([5, 1])

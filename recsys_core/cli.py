@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from recsys_core.runs.store import RunStore
     from recsys_core.training.engine import TrainConfig
     from recsys_core.training.pipeline import RunConfig, train_run
+    from recsys_core.training.trials import summarize
 
     overrides: dict[str, Any] = {}
     for item in args.param or []:
@@ -54,31 +56,50 @@ def cmd_train(args: argparse.Namespace) -> int:
         split=args.split,
         split_seed=args.split_seed,
     )
+    if args.trials < 1:
+        raise RecsysCoreError(f"--trials must be >= 1, got {args.trials}.")
     store = RunStore(args.runs_dir)
-    bar, on_epoch = _progress(args.epochs, quiet=args.json or args.quiet)
-    try:
-        run = train_run(config, on_epoch=on_epoch)
-    finally:
-        bar.close()
-    saved = store.save(run)
-    result = {
-        "run_id": saved.run_id,
-        "run_dir": str(saved.path),
-        "model": args.model,
-        "task": args.task,
-        "params": run.params,
-        "test": run.test_metrics,
-        "train_seconds": round(run.train_seconds, 3),
-        "epochs_trained": len(run.history.epochs),
-        "best_epoch": run.history.best_epoch,
-        "data_source": run.data_source,
-    }
+    results, runs = [], []
+    for k in range(args.trials):
+        # Trial k uses seed + k for initialisation and shuffling; the data split stays fixed.
+        cfg = dataclasses.replace(config, train=dataclasses.replace(train, seed=args.seed + k))
+        bar, on_epoch = _progress(args.epochs, quiet=args.json or args.quiet)
+        try:
+            run = train_run(cfg, on_epoch=on_epoch)
+        finally:
+            bar.close()
+        saved = store.save(run)
+        runs.append(run)
+        results.append(
+            {
+                "run_id": saved.run_id,
+                "run_dir": str(saved.path),
+                "model": args.model,
+                "task": args.task,
+                "seed": cfg.train.seed,
+                "params": run.params,
+                "test": run.test_metrics,
+                "train_seconds": round(run.train_seconds, 3),
+                "epochs_trained": len(run.history.epochs),
+                "best_epoch": run.history.best_epoch,
+                "data_source": run.data_source,
+            }
+        )
+        if not args.json:
+            metrics = ", ".join(f"{k}={v:.4f}" for k, v in run.test_metrics.items())
+            print(f"run {saved.run_id}: {run.params:,} parameters, test {metrics}, "
+                  f"{run.train_seconds:.1f} s; saved in {saved.path}")  # fmt: skip
+    summary = summarize(runs) if args.trials > 1 else None
     if args.json:
-        print(json.dumps(result))
-    else:
-        metrics = ", ".join(f"{k}={v:.4f}" for k, v in run.test_metrics.items())
-        print(f"run {saved.run_id}: {run.params:,} parameters, test {metrics}, "
-              f"{run.train_seconds:.1f} s; saved in {saved.path}")  # fmt: skip
+        print(
+            json.dumps(results[0] if summary is None else {"trials": results, "summary": summary})
+        )
+    elif summary is not None:
+        stats = ", ".join(
+            f"{k}={summary[f'{k}_mean']:.4f} ± {summary[f'{k}_std']:.4f}"
+            for k in runs[0].test_metrics
+        )
+        print(f"{args.trials} trials of {args.model}: test {stats}")
     return 0
 
 
@@ -142,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--learning-rate", type=float, default=d.learning_rate)
     p.add_argument("--seed", type=int, default=d.seed, help="initialisation and shuffling seed")
+    p.add_argument("--trials", type=int, default=1,
+                   help="train N times with seeds seed..seed+N-1 and report mean ± std")  # fmt: skip
     p.add_argument(
         "--patience", type=int, default=d.patience, help="early-stopping patience (0 = off)"
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
 
@@ -52,3 +53,15 @@ def run_matrix(run_id: str, method: str = "native", row: int | None = None) -> I
 def run_methods(run_id: str) -> dict[str, str]:
     """The analysis methods the run's model supports, with their titles, native first."""
     return {m: METHOD_TITLES[m] for m in available_methods(store().open(run_id))}
+
+
+def published_leaderboards() -> dict[str, pd.DataFrame]:
+    """The committed MovieLens leaderboards (``docs/leaderboard-<task>.csv``), by task."""
+    roots = [Path.cwd() / "docs", Path(__file__).resolve().parents[1] / "docs"]
+    found: dict[str, pd.DataFrame] = {}
+    for root in roots:
+        for path in sorted(root.glob("leaderboard-*.csv")):
+            task = path.stem.removeprefix("leaderboard-")
+            if task not in found:
+                found[task] = pd.read_csv(path)
+    return found

@@ -103,3 +103,30 @@ def test_archipelago_row_out_of_range_is_an_error(saved, runs_dir, capsys):
     ]
     assert main(argv) == 2
     assert "out of range" in capsys.readouterr().err
+
+
+def test_trials_report_mean_and_std(tmp_path, capsys, monkeypatch, table):
+    from recsys_core.training import pipeline
+
+    monkeypatch.setattr(pipeline, "load_dataset", lambda name: (table, None, "generated"))
+    argv = [
+        "train",
+        "--epochs",
+        "1",
+        "--trials",
+        "2",
+        "--seed",
+        "5",
+        "--param",
+        "top_mlp=16",
+        "--runs-dir",
+        str(tmp_path),
+        "--json",
+    ]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    seeds = [t["seed"] for t in out["trials"]]
+    assert seeds == [5, 6] and len({t["run_id"] for t in out["trials"]}) == 2
+    rmses = [t["test"]["rmse"] for t in out["trials"]]
+    assert out["summary"]["rmse_mean"] == pytest.approx(sum(rmses) / 2)
+    assert out["summary"]["rmse_std"] == pytest.approx(abs(rmses[0] - rmses[1]) / 2)

@@ -6,6 +6,7 @@ Each job records its epochs as they finish, so any page can draw live curves by 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import traceback
@@ -14,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from recsys_core.errors import RecsysCoreError
 from recsys_core.training.engine import EpochLog, TrainingCancelled
@@ -27,6 +30,7 @@ class Job:
     job_id: str
     config: RunConfig
     owner: str = ""
+    group: str = ""
     state: str = "queued"
     epochs: list[dict[str, Any]] = field(default_factory=list)
     run_id: str | None = None
@@ -36,6 +40,7 @@ class Job:
     finished: float | None = None
     eta: float | None = None
     best_epoch: int | None = None
+    test: dict[str, float] = field(default_factory=dict)
     cancel_flag: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -61,8 +66,8 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def submit(self, config: RunConfig, owner: str = "") -> Job:
-        job = Job(uuid.uuid4().hex[:12], config, owner)
+    def submit(self, config: RunConfig, owner: str = "", group: str = "") -> Job:
+        job = Job(uuid.uuid4().hex[:12], config, owner, group)
         with self._lock:
             self._jobs[job.job_id] = job
         self._pool.submit(self._run, job)
@@ -88,6 +93,7 @@ class JobManager:
             run = train_run(job.config, on_epoch=on_epoch, cancel=job.cancel_flag)
             job.run_id = self.store.save(run).run_id
             job.best_epoch = run.history.best_epoch
+            job.test = dict(run.test_metrics)
             job.state = "done"
         except TrainingCancelled:
             job.state = "cancelled"
@@ -108,6 +114,33 @@ class JobManager:
         if owner is not None:
             jobs = [j for j in jobs if j.owner == owner]
         return sorted(jobs, key=lambda j: j.created, reverse=True)
+
+    def submit_trials(self, config: RunConfig, trials: int, owner: str = "") -> list[Job]:
+        """Queue ``trials`` runs of ``config`` with seeds seed, seed+1, ... sharing one group id."""
+        if trials < 1:
+            raise RecsysCoreError(f"trials must be >= 1, got {trials}.")
+        group = uuid.uuid4().hex[:8]
+        return [
+            self.submit(
+                dataclasses.replace(
+                    config, train=dataclasses.replace(config.train, seed=config.train.seed + k)
+                ),
+                owner,
+                group,
+            )
+            for k in range(trials)
+        ]
+
+    def group_summary(self, group: str) -> dict[str, tuple[float, float]] | None:
+        """Mean and standard deviation of each test metric once every job of ``group`` is done."""
+        jobs = [j for j in self.jobs() if j.group == group]
+        if not jobs or any(j.state != "done" for j in jobs):
+            return None
+        keys = jobs[0].test.keys()
+        return {
+            k: (float(np.mean([j.test[k] for j in jobs])), float(np.std([j.test[k] for j in jobs])))
+            for k in keys
+        }
 
     def wait(self, job_id: str, timeout: float = 600.0) -> Job:
         """Block until a job leaves the queue/running states (for tests and scripts)."""

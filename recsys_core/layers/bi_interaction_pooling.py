@@ -10,6 +10,8 @@ from recsys_core import _backend  # noqa: F401
 import keras
 from keras import ops
 
+from recsys_core.layers.field_inputs import pair_index
+
 
 @keras.saving.register_keras_serializable(package="recsys_core")
 class BiInteractionPooling(keras.layers.Layer):
@@ -81,4 +83,4 @@ class BiInteractionPooling(keras.layers.Layer):
     @staticmethod
     def pair_index(num_fields: int) -> list[tuple[int, int]]:
         """The pairs (i, j), i < j, in row-major order: (0, 1), (0, 2), ..., (F-2, F-1)."""
-        return [(i, j) for i in range(num_fields) for j in range(i + 1, num_fields)]
+        return pair_index(num_fields)

@@ -11,6 +11,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from recsys_core.layers.field_inputs import pair_index
+
 
 @keras.saving.register_keras_serializable(package="recsys_core")
 class FEFMLayer(keras.layers.Layer):
@@ -109,7 +111,7 @@ class FEFMLayer(keras.layers.Layer):
     @staticmethod
     def pair_index(num_fields: int) -> list[tuple[int, int]]:
         """The pairs (i, j), i < j, in output order: (0, 1), (0, 2), ..., (F-2, F-1)."""
-        return [(i, j) for i in range(num_fields) for j in range(i + 1, num_fields)]
+        return pair_index(num_fields)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "regularizer": self.regularizer}

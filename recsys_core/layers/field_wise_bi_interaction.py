@@ -11,6 +11,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from recsys_core.layers.field_inputs import pair_index
+
 
 @keras.saving.register_keras_serializable(package="recsys_core")
 class FieldWiseBiInteraction(keras.layers.Layer):
@@ -143,7 +145,7 @@ class FieldWiseBiInteraction(keras.layers.Layer):
     @staticmethod
     def pair_index(num_fields: int) -> list[tuple[int, int]]:
         """The group pairs (m, n), m < n, in ``kernel_mf`` order: (0, 1), (0, 2), ..., (M-2, M-1)."""
-        return [(i, j) for i in range(num_fields) for j in range(i + 1, num_fields)]
+        return pair_index(num_fields)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "use_bias": self.use_bias, "seed": self.seed}

@@ -11,6 +11,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from recsys_core.layers.field_inputs import check_field_list, pair_index
+
 
 @keras.saving.register_keras_serializable(package="recsys_core")
 class InnerProductLayer(keras.layers.Layer):
@@ -33,30 +35,7 @@ class InnerProductLayer(keras.layers.Layer):
 
     @staticmethod
     def _check_shapes(shapes: Any) -> tuple[int, Any]:
-        """Validate a list of ``(batch, 1, E)`` shapes; return (num_fields, embedding_size)."""
-        if not (
-            isinstance(shapes, list | tuple) and shapes and isinstance(shapes[0], list | tuple)
-        ):
-            raise ValueError(
-                "InnerProductLayer expects inputs as a list of at least 2 tensors of shape "
-                f"(batch_size, 1, embedding_size), got a single tensor of shape {tuple(shapes)}."
-            )
-        shapes = [tuple(s) for s in shapes]
-        if len(shapes) < 2:
-            raise ValueError(
-                f"InnerProductLayer expects a list of at least 2 inputs, got {len(shapes)}."
-            )
-        for k, s in enumerate(shapes):
-            if len(s) != 3 or s[1] != 1:
-                raise ValueError(
-                    "InnerProductLayer expects every input of shape (batch_size, 1, "
-                    f"embedding_size), got shape {s} for input {k}."
-                )
-        if len({s[1:] for s in shapes}) > 1:
-            raise ValueError(
-                f"InnerProductLayer expects inputs of the same shape, got shapes {shapes}."
-            )
-        return len(shapes), shapes[0][2]
+        return check_field_list("InnerProductLayer", shapes)
 
     def build(self, input_shape: Any) -> None:
         self._check_shapes(input_shape)
@@ -99,7 +78,7 @@ class InnerProductLayer(keras.layers.Layer):
     @staticmethod
     def pair_index(num_fields: int) -> list[tuple[int, int]]:
         """The pairs (i, j), i < j, in output order: (0, 1), (0, 2), ..., (F-2, F-1)."""
-        return [(i, j) for i in range(num_fields) for j in range(i + 1, num_fields)]
+        return pair_index(num_fields)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "reduce_sum": self.reduce_sum}

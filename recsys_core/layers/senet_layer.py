@@ -10,6 +10,8 @@ from recsys_core import _backend  # noqa: F401
 import keras
 from keras import ops
 
+from recsys_core.layers.field_inputs import check_field_list
+
 
 @keras.saving.register_keras_serializable(package="recsys_core")
 class SENETLayer(keras.layers.Layer):
@@ -37,26 +39,7 @@ class SENETLayer(keras.layers.Layer):
 
     @staticmethod
     def _check_shapes(shapes: Any) -> tuple[int, Any]:
-        """Validate a list of ``(batch, 1, E)`` shapes; return (num_fields, embedding_size)."""
-        if not (
-            isinstance(shapes, list | tuple) and shapes and isinstance(shapes[0], list | tuple)
-        ):
-            raise ValueError(
-                "SENETLayer expects inputs as a list of at least 2 tensors of shape "
-                f"(batch_size, 1, embedding_size), got a single tensor of shape {tuple(shapes)}."
-            )
-        shapes = [tuple(s) for s in shapes]
-        if len(shapes) < 2:
-            raise ValueError(f"SENETLayer expects a list of at least 2 inputs, got {len(shapes)}.")
-        for k, s in enumerate(shapes):
-            if len(s) != 3 or s[1] != 1:
-                raise ValueError(
-                    "SENETLayer expects every input of shape (batch_size, 1, embedding_size), "
-                    f"got shape {s} for input {k}."
-                )
-        if len({s[1:] for s in shapes}) > 1:
-            raise ValueError(f"SENETLayer expects inputs of the same shape, got shapes {shapes}.")
-        return len(shapes), shapes[0][2]
+        return check_field_list("SENETLayer", shapes)
 
     def build(self, input_shape: Any) -> None:
         num_fields, _ = self._check_shapes(input_shape)

@@ -1,13 +1,16 @@
 """PNN model: forward equals DNN([embeddings, inner/outer products]) in NumPy; product_type errors."""
 
-import keras
 import numpy as np
 import pytest
 
 from recsys_core.data import synthetic_ratings
 from recsys_core.errors import RecsysCoreError
 from recsys_core.features import Preprocessor, movielens_spec
-from recsys_core.models import PNN, build_model, resolve_hparams
+from recsys_core.models import PNN, resolve_hparams
+from tests.models.numpy_reference import fields as _fields
+from tests.models.numpy_reference import inputs as _inputs
+from tests.models.numpy_reference import mlp as _mlp
+from tests.models.numpy_reference import randomised as _randomised
 
 
 @pytest.fixture(scope="module")
@@ -15,43 +18,10 @@ def pre():
     return Preprocessor(movielens_spec("tutorial")).fit(synthetic_ratings(300, seed=3))
 
 
-def _randomised(name, pre, **hparams):
-    """A model built with output_bias 2.5, its initial weights, then all its weights made random
-    (the linear weights start at zero otherwise): (model, initial weights, random weights)."""
-    keras.utils.set_random_seed(0)
-    model = build_model(name, pre, hparams, output_bias=2.5)
-    initial = {v.path: np.asarray(v.value, "float64") for v in model.weights}
-    rng = np.random.default_rng(0)
-    for v in model.weights:
-        v.assign(rng.normal(scale=0.3, size=v.shape).astype("float32"))
-    return model, initial, {v.path: np.asarray(v.value, "float64") for v in model.weights}
-
-
-def _inputs(pre):
-    return pre.transform(synthetic_ratings(12, seed=4))
-
-
-def _fields(w, name, pre, x):
-    """(batch, F, D): one embedding row per sparse field, then the projected continuous block."""
-    vecs = [w[f"{name}/embedding/embedding_{f}/embeddings"][x[f]] for f in pre.spec.categorical]
-    proj = f"{name}/continuous_projection"
-    vecs.append(x["continuous"] @ w[f"{proj}/kernel"] + w[f"{proj}/bias"])
-    return np.stack(vecs, axis=1)
-
-
 def _flat(w, name, pre, x):
     """(batch, S * D + C): the sparse embeddings concatenated with the raw continuous columns."""
     vecs = [w[f"{name}/embedding/embedding_{f}/embeddings"][x[f]] for f in pre.spec.categorical]
     return np.concatenate([*vecs, x["continuous"]], axis=1)
-
-
-def _mlp(w, prefix, h, n_layers):
-    """NumPy MLP: ReLU hidden layers, a linear last layer."""
-    for i in range(n_layers):
-        h = h @ w[f"{prefix}/dense_{i}/kernel"] + w[f"{prefix}/dense_{i}/bias"]
-        if i < n_layers - 1:
-            h = np.maximum(h, 0.0)
-    return h[:, 0]
 
 
 def _products(w, v, product_type, kernel_type):

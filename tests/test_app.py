@@ -116,3 +116,15 @@ def test_training_from_the_page_lands_a_run(store_at, tmp_path, movielens):
     at.run()
     assert any(job.run_id in s.value for s in at.success)
     assert job.run_id in RunStore(tmp_path).list()["run_id"].tolist()
+
+
+def test_home_shows_the_committed_leaderboard(store_at, tmp_path):
+    import pandas as pd
+
+    store_at(tmp_path)
+    published = pd.read_csv(Path(__file__).resolve().parents[1] / "docs" / "leaderboard-regression.csv")
+    at = _page("home")
+    shown = [d.value for d in at.dataframe if "rmse_mean" in d.value.columns]
+    assert len(shown) == 1
+    assert shown[0]["model"].tolist() == published["model"].tolist()
+    np.testing.assert_allclose(shown[0]["rmse_mean"], published["rmse_mean"])

@@ -77,7 +77,7 @@ register(
         "Attentional FM: linear terms plus pairwise products pooled with learned attention weights.",
         AFM,
         (
-            replace(replace(EMBEDDING, default=64), default=64),
+            replace(EMBEDDING, default=64),
             replace(EMB_L2, default=0.003),
             LINEAR_L2,
             HParam(

@@ -87,7 +87,7 @@ register(
         "over the embeddings and those interactions, summed.",
         DeepFEFM,
         (
-            replace(replace(EMBEDDING, default=16), default=16),
+            replace(EMBEDDING, default=16),
             replace(EMB_L2, default=0.01),
             LINEAR_L2,
             HParam(

@@ -71,7 +71,7 @@ register(
         "Linear terms, FM pairwise products and a DNN over the shared field embeddings, summed.",
         DeepFM,
         (
-            replace(replace(EMBEDDING, default=32), default=32),
+            replace(EMBEDDING, default=32),
             replace(EMB_L2, default=0.01),
             LINEAR_L2,
             DNN,

@@ -68,7 +68,7 @@ register(
         "Factorization machine: a bias, one weight per feature value and all pairwise dot products.",
         FactorizationMachine,
         (
-            replace(replace(EMBEDDING, default=64), default=64),
+            replace(EMBEDDING, default=64),
             replace(EMB_L2, default=0.003),
             LINEAR_L2,
         ),

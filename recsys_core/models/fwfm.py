@@ -67,7 +67,7 @@ register(
         "Field-weighted FM: pairwise dot products scaled by one learned strength per field pair.",
         FwFM,
         (
-            replace(replace(EMBEDDING, default=64), default=64),
+            replace(EMBEDDING, default=64),
             replace(EMB_L2, default=0.003),
             LINEAR_L2,
             HParam(

@@ -85,7 +85,7 @@ register(
         "Neural FM: the Bi-Interaction pooled pair products go through a DNN, plus linear terms.",
         NFM,
         (
-            replace(replace(EMBEDDING, default=16), default=16),
+            replace(EMBEDDING, default=16),
             replace(EMB_L2, default=0.01),
             LINEAR_L2,
             DNN,

@@ -102,7 +102,7 @@ register(
         "feed a DNN.",
         PNN,
         (
-            replace(replace(EMBEDDING, default=16), default=16),
+            replace(EMBEDDING, default=16),
             replace(EMB_L2, default=0.01),
             HParam(
                 "product_type",

@@ -66,7 +66,7 @@ register(
         "A linear (wide) part plus a DNN over the embeddings and continuous columns, summed.",
         WideDeep,
         (
-            replace(replace(EMBEDDING, default=16), default=16),
+            replace(EMBEDDING, default=16),
             replace(EMB_L2, default=0.01),
             LINEAR_L2,
             DNN,

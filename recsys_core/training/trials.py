@@ -52,7 +52,10 @@ def leaderboard_markdown(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in frame.iterrows():
         cells = [str(row["model"])]
-        cells += [f"{row[f'{m}_mean']:.4f} ± {row[f'{m}_std']:.4f}" for m in metrics]
+        if int(row["trials"]) > 1:
+            cells += [f"{row[f'{m}_mean']:.4f} ± {row[f'{m}_std']:.4f}" for m in metrics]
+        else:
+            cells += [f"{row[f'{m}_mean']:.4f}" for m in metrics]
         cells += [
             f"{int(row['params']):,}",
             f"{row['train_seconds_mean']:.1f}",

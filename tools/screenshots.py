@@ -25,7 +25,7 @@ def shoot(base: str, out: Path, pages: list[str]) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for name in pages:
             page.goto(f"{base}/{name}")
-            page.wait_for_selector("[data-testid='stApp']")
+            page.wait_for_selector("[data-testid='stApp'] h1", timeout=60_000)
             if name.startswith("interactions"):
                 page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=60_000)
             elif name.startswith("train"):

@@ -15,7 +15,7 @@ if runs.empty:
 
 ids = runs["run_id"].tolist()
 query = st.query_params
-left, mid, right = st.columns([3, 3, 1])
+left, mid, order_col, right = st.columns([3, 3, 2, 1])
 run_id = left.selectbox("Run", ids, index=ids.index(query["run"]) if query.get("run") in ids else 0)
 try:
     methods = dashboard.run_methods(run_id)
@@ -28,6 +28,17 @@ method = mid.selectbox(
     keys,
     index=keys.index(query["method"]) if query.get("method") in keys else 0,
     format_func=methods.get,
+)
+orders = {
+    "given": "as given",
+    "group": "by group (user | movie | context)",
+    "strength": "by strength",
+}
+order = order_col.selectbox(
+    "Order",
+    list(orders),
+    index=list(orders).index(query["order"]) if query.get("order") in orders else 1,
+    format_func=orders.get,
 )
 row = None
 if method == "archipelago":
@@ -58,7 +69,7 @@ except RecsysCoreError as exc:
     st.error(str(exc))
     st.stop()
 
-fig = heatmap_figure(matrix)
+fig = heatmap_figure(matrix.ordered(order))
 st.plotly_chart(fig, key="heatmap", config={"displaylogo": False})
 st.caption(f"**{matrix.kind}** — {matrix.description}")
 if method == "archipelago":

@@ -122,7 +122,7 @@ def cmd_interactions(args: argparse.Namespace) -> int:
 
     matrix = interaction_matrix(
         RunStore(args.runs_dir).open(args.run), method=args.method, row=args.row
-    )
+    ).ordered(args.order)
     text = matrix.to_json() if args.format == "json" else matrix.to_csv()
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -189,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="native: the model's own interaction terms; tii: Total Interaction Index; "
                    "archipelago: one held-out row (--row)")  # fmt: skip
     p.add_argument("--row", type=int, default=None, help="held-out row for --method archipelago")
+    p.add_argument("--order", default="given", choices=("given", "group", "strength"),
+                   help="axis order: as the model lists the fields, by group (user | movie | context), by strength")  # fmt: skip
     p.add_argument("--format", default="csv", choices=("csv", "json"))
     p.add_argument("--out", default=None, help="file to write (default: standard output)")
     p.add_argument("--runs-dir", default=None)

@@ -61,7 +61,7 @@ def test_interactions_page_draws_the_analysis_numbers(store_at, saved, runs_dir,
     specs = _plotly_specs(at)
     assert len(specs) == 1
     heat = specs[0]["data"][0]
-    expected = interaction_matrix(RunStore(runs_dir).open(saved.run_id))
+    expected = interaction_matrix(RunStore(runs_dir).open(saved.run_id)).ordered("group")
     assert (
         heat["type"] == "heatmap" and heat["x"] == expected.fields and heat["y"] == expected.fields
     )
@@ -75,7 +75,7 @@ def test_interactions_page_switches_to_tii_through_the_url(store_at, saved, runs
     at = _page("interactions", run=saved.run_id, method="tii")
     assert at.selectbox[1].value == "tii"
     heat = _plotly_specs(at)[0]["data"][0]
-    expected = interaction_matrix(RunStore(runs_dir).open(saved.run_id), "tii")
+    expected = interaction_matrix(RunStore(runs_dir).open(saved.run_id), "tii").ordered("group")
     np.testing.assert_allclose(plotly_array(heat["z"]), expected.values, rtol=1e-5, equal_nan=True)
     assert any("total interaction index" in c.value for c in at.caption)
 
@@ -122,7 +122,9 @@ def test_home_shows_the_committed_leaderboard(store_at, tmp_path):
     import pandas as pd
 
     store_at(tmp_path)
-    published = pd.read_csv(Path(__file__).resolve().parents[1] / "docs" / "leaderboard-regression.csv")
+    published = pd.read_csv(
+        Path(__file__).resolve().parents[1] / "docs" / "leaderboard-regression.csv"
+    )
     at = _page("home")
     shown = [d.value for d in at.dataframe if "rmse_mean" in d.value.columns]
     assert len(shown) == 1

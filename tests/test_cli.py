@@ -130,3 +130,12 @@ def test_trials_report_mean_and_std(tmp_path, capsys, monkeypatch, table):
     rmses = [t["test"]["rmse"] for t in out["trials"]]
     assert out["summary"]["rmse_mean"] == pytest.approx(sum(rmses) / 2)
     assert out["summary"]["rmse_std"] == pytest.approx(abs(rmses[0] - rmses[1]) / 2)
+
+
+def test_interactions_can_be_ordered_by_group(saved, runs_dir, capsys):
+    assert (
+        main(["interactions", saved.run_id, "--order", "group", "--runs-dir", str(runs_dir)]) == 0
+    )
+    fields = capsys.readouterr().out.splitlines()[0].split(",")[1:]
+    assert fields[:4] == ["user_gender", "user_zip_code", "user_occupation_text", "user_id"]
+    assert fields[4:] == ["movie_id", "movie_genres", "continuous"]

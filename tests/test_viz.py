@@ -39,3 +39,40 @@ def test_png_and_pdf_export(matrix):
     assert figure_bytes(fig, "png")[:8] == b"\x89PNG\r\n\x1a\n"
     assert figure_bytes(fig, "pdf")[:4] == b"%PDF"
     assert figure_bytes(fig, "svg").lstrip()[:4] in (b"<svg", b"<?xm")
+
+
+def test_ordering_by_group_and_strength_keeps_every_cell():
+    v = np.array(
+        [
+            [np.nan, 0.1, 0.9, 0.2],
+            [0.1, np.nan, 0.3, 0.4],
+            [0.9, 0.3, np.nan, 0.5],
+            [0.2, 0.4, 0.5, np.nan],
+        ]
+    )
+    groups = {
+        "movie_id": "movie",
+        "user_id": "user",
+        "continuous": "context",
+        "user_gender": "user",
+    }
+    m = InteractionMatrix(v, ["movie_id", "user_id", "continuous", "user_gender"], "x", "t", "d", "data-averaged", groups=groups,
+                          extra={"lower": v.tolist()})  # fmt: skip
+    g = m.ordered("group")
+    assert g.fields == ["user_id", "user_gender", "movie_id", "continuous"]
+    for i, a in enumerate(g.fields):
+        for j, b in enumerate(g.fields):
+            k, l_ = m.fields.index(a), m.fields.index(b)
+            np.testing.assert_equal(g.values[i, j], m.values[k, l_])
+            np.testing.assert_equal(g.extra["lower"][i][j], m.extra["lower"][k][l_])
+    s = m.ordered("strength")
+    assert s.fields[0] == "continuous"  # row sum 1.7, the largest
+    fig = heatmap_figure(g)
+    rects = [sh for sh in fig.layout.shapes if sh.type == "rect"]
+    assert [(r.x0, r.x1) for r in rects] == [(-0.5, 1.5)]  # the two user fields, outlined
+    assert (
+        "redundancy" in fig.data[0].customdata[0][1]
+        and fig.data[0].customdata[0][2] == "across groups"
+    )
+    with pytest.raises(ValueError, match="order must be one of"):
+        m.ordered("alphabetical")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 KINDS = ("weights-only", "exact decomposition", "approximation", "data-averaged")
+ORDERS = ("given", "group", "strength")
+GROUP_RANK = {"user": 0, "movie": 1, "item": 1, "context": 2}
 
 
 @dataclass
@@ -59,3 +62,47 @@ class InteractionMatrix:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
+
+    def group_of(self, name: str) -> str:
+        return self.groups.get(name, "context")
+
+    def ordered(self, order: str = "given") -> InteractionMatrix:
+        """The same matrix with its axes reordered: ``given``, by ``group`` (user | movie | context,
+        stable within a group) or by ``strength`` (sum of each field's row, strongest first)."""
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {order!r}.")
+        n = len(self.fields)
+        if order == "given":
+            perm = list(range(n))
+        elif order == "group":
+            perm = sorted(
+                range(n), key=lambda i: (GROUP_RANK.get(self.group_of(self.fields[i]), 3), i)
+            )
+        else:
+            strength = np.nansum(np.abs(self.values), axis=1)
+            perm = sorted(range(n), key=lambda i: (-strength[i], i))
+        idx = np.asarray(perm)
+
+        def permuted(value: Any) -> Any:
+            # Square per-field tables in ``extra`` (e.g. bootstrap bounds) follow the axes.
+            if (
+                isinstance(value, list)
+                and len(value) == n
+                and all(isinstance(r, list) and len(r) == n for r in value)
+            ):
+                return [[value[i][j] for j in perm] for i in perm]
+            return value
+
+        return dataclasses.replace(
+            self,
+            values=self.values[np.ix_(idx, idx)],
+            fields=[self.fields[i] for i in perm],
+            extra={k: permuted(v) for k, v in self.extra.items()},
+        )
+
+    def within_group(self) -> np.ndarray:
+        """``(F, F)`` bool: both fields belong to the same group. In MovieLens, user attributes are
+        functions of user_id (and movie attributes of movie_id), so such cells measure redundancy
+        rather than interaction."""
+        g = [self.group_of(f) for f in self.fields]
+        return np.array([[a == b for b in g] for a in g])

@@ -11,13 +11,43 @@ SEQUENTIAL = "Blues"
 DIVERGING = "RdBu_r"
 
 
-def heatmap_figure(matrix: InteractionMatrix, height: int | None = None) -> go.Figure:
-    """The matrix as a heatmap; signed matrices get a diverging scale centred at zero."""
+def group_blocks(matrix: InteractionMatrix) -> list[tuple[int, int, str]]:
+    """``(start, stop, group)`` of each run of consecutive fields of one group (more than one field)."""
+    blocks, start = [], 0
+    groups = [matrix.group_of(f) for f in matrix.fields]
+    for i in range(1, len(groups) + 1):
+        if i == len(groups) or groups[i] != groups[start]:
+            if i - start > 1:
+                blocks.append((start, i, groups[start]))
+            start = i
+    return blocks
+
+
+def heatmap_figure(
+    matrix: InteractionMatrix, height: int | None = None, outline_groups: bool = True
+) -> go.Figure:
+    """The matrix as a heatmap; signed matrices get a diverging scale centred at zero.
+
+    Runs of fields of one group (user | movie | context) are outlined on the diagonal, and the hover
+    text flags within-group cells as redundancy rather than interaction.
+    """
     z = matrix.values
     names = list(matrix.fields)
     n = len(names)
     finite = z[np.isfinite(z)]
-    hover = "row <b>%{y}</b><br>column <b>%{x}</b><br>value %{z:.4g}<extra></extra>"
+    same = matrix.within_group()
+    note = [
+        [
+            f"within group '{matrix.group_of(a)}': redundancy rather than interaction"
+            if same[i, j]
+            else "across groups"
+            for j, _ in enumerate(names)
+        ]
+        for i, a in enumerate(names)
+    ]
+    hover = (
+        "row <b>%{y}</b><br>column <b>%{x}</b><br>value %{z:.4g}<br>%{customdata}<extra></extra>"
+    )
     heat = go.Heatmap(
         z=z,
         x=names,
@@ -26,12 +56,25 @@ def heatmap_figure(matrix: InteractionMatrix, height: int | None = None) -> go.F
         zmid=0.0 if matrix.signed else None,
         zmin=None if matrix.signed or finite.size == 0 else 0.0,
         hovertemplate=hover,
+        customdata=note,
         hoverongaps=False,
         colorbar={"title": {"text": "strength", "side": "right"}},
         xgap=1,
         ygap=1,
     )
     fig = go.Figure(heat)
+    if outline_groups:
+        for start, stop, group in group_blocks(matrix):
+            fig.add_shape(
+                type="rect",
+                x0=start - 0.5,
+                x1=stop - 0.5,
+                y0=start - 0.5,
+                y1=stop - 0.5,
+                line={"color": "#333333", "width": 2},
+                fillcolor="rgba(0,0,0,0)",
+                name=f"group {group}",
+            )
     fig.update_layout(
         title={"text": matrix.title, "x": 0.0, "xanchor": "left"},
         height=height or max(420, 140 + 34 * n),

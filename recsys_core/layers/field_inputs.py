@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 
 def check_field_list(layer: str, shapes: Any) -> tuple[int, Any]:
     """Validate the shapes of a list of ``(batch, 1, E)`` inputs; return (num_fields, embedding_size).
@@ -32,3 +34,18 @@ def check_field_list(layer: str, shapes: Any) -> tuple[int, Any]:
 def pair_index(num_fields: int) -> list[tuple[int, int]]:
     """The field pairs (i, j), i < j, row by row: (0, 1), (0, 2), ..., (F-2, F-1)."""
     return [(i, j) for i in range(num_fields) for j in range(i + 1, num_fields)]
+
+
+def pairs_to_matrix(values: Any, num_fields: int) -> Any:
+    """``(batch, P)`` values in ``pair_index`` order -> symmetric ``(batch, F, F)``, zero diagonal.
+
+    A fixed 0/1 scatter matrix keeps it a single matmul under ``jax.jit``.
+    """
+    from keras import ops
+
+    pairs = pair_index(num_fields)
+    scatter = np.zeros((len(pairs), num_fields * num_fields), dtype="float32")
+    for k, (i, j) in enumerate(pairs):
+        scatter[k, i * num_fields + j] = scatter[k, j * num_fields + i] = 1.0
+    dense = ops.matmul(values, ops.convert_to_tensor(scatter, dtype=values.dtype))
+    return ops.reshape(dense, (-1, num_fields, num_fields))

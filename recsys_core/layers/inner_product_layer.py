@@ -8,10 +8,9 @@ from recsys_core import _backend  # noqa: F401
 
 # isort: split
 import keras
-import numpy as np
 from keras import ops
 
-from recsys_core.layers.field_inputs import check_field_list, pair_index
+from recsys_core.layers.field_inputs import check_field_list, pair_index, pairs_to_matrix
 
 
 @keras.saving.register_keras_serializable(package="recsys_core")
@@ -68,12 +67,7 @@ class InnerProductLayer(keras.layers.Layer):
         """
         p, q, num_fields = self._pairs(inputs)
         values = ops.sum(p * q, axis=2)
-        pairs = self.pair_index(num_fields)
-        scatter = np.zeros((len(pairs), num_fields * num_fields), dtype="float32")
-        for k, (i, j) in enumerate(pairs):
-            scatter[k, i * num_fields + j] = scatter[k, j * num_fields + i] = 1.0
-        dense = ops.matmul(values, ops.convert_to_tensor(scatter, dtype=values.dtype))
-        return ops.reshape(dense, (-1, num_fields, num_fields))
+        return pairs_to_matrix(values, num_fields)
 
     @staticmethod
     def pair_index(num_fields: int) -> list[tuple[int, int]]:

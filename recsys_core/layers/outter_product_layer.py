@@ -8,10 +8,9 @@ from recsys_core import _backend  # noqa: F401
 
 # isort: split
 import keras
-import numpy as np
 from keras import ops
 
-from recsys_core.layers.field_inputs import check_field_list, pair_index
+from recsys_core.layers.field_inputs import check_field_list, pair_index, pairs_to_matrix
 
 KERNEL_TYPES = ("mat", "vec", "num")
 
@@ -91,12 +90,7 @@ class OutterProductLayer(keras.layers.Layer):
         'mat' the kernel is not symmetric: out_k uses p = v_i, q = v_j for i < j).
         """
         values, num_fields = self._pair_values(inputs)
-        pairs = self.pair_index(num_fields)
-        scatter = np.zeros((len(pairs), num_fields * num_fields), dtype="float32")
-        for k, (i, j) in enumerate(pairs):
-            scatter[k, i * num_fields + j] = scatter[k, j * num_fields + i] = 1.0
-        dense = ops.matmul(values, ops.convert_to_tensor(scatter, dtype=values.dtype))
-        return ops.reshape(dense, (-1, num_fields, num_fields))
+        return pairs_to_matrix(values, num_fields)
 
     @staticmethod
     def pair_index(num_fields: int) -> list[tuple[int, int]]:

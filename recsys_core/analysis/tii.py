@@ -52,6 +52,7 @@ import pandas as pd
 from recsys_core import _backend  # noqa: F401
 from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.errors import RecsysCoreError
+from recsys_core.layers.field_inputs import pair_index
 
 # Substituted rows evaluated per jitted call (masks x rows); bounds the activation memory.
 MAX_EVALUATIONS = 1 << 16
@@ -75,11 +76,6 @@ class TIIEstimate:
     lower: np.ndarray
     upper: np.ndarray
     n_rows: int
-
-
-def pair_index(n_fields: int) -> list[tuple[int, int]]:
-    """The pairs ``(i, j)``, ``i < j``, in row-major upper-triangle order."""
-    return [(i, j) for i in range(n_fields) for j in range(i + 1, n_fields)]
 
 
 def substitution_masks(n_fields: int) -> np.ndarray:

@@ -121,8 +121,15 @@ def cmd_interactions(args: argparse.Namespace) -> int:
     from recsys_core.runs.store import RunStore
 
     matrix = interaction_matrix(
-        RunStore(args.runs_dir).open(args.run), method=args.method, row=args.row
-    ).ordered(args.order)
+        RunStore(args.runs_dir).open(args.run),
+        method=args.method,
+        row=args.row,
+        view=args.view,
+        layer=args.layer,
+        head=args.head,
+    )
+    if hasattr(matrix, "ordered"):  # per-field scores have no axes to order
+        matrix = matrix.ordered(args.order)
     text = matrix.to_json() if args.format == "json" else matrix.to_csv()
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -188,7 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="native", choices=("native", "tii", "archipelago"),
                    help="native: the model's own interaction terms; tii: Total Interaction Index; "
                    "archipelago: one held-out row (--row)")  # fmt: skip
-    p.add_argument("--row", type=int, default=None, help="held-out row for --method archipelago")
+    p.add_argument("--row", type=int, default=None,
+                   help="held-out row: for archipelago, and for native views that explain one row")  # fmt: skip
+    p.add_argument("--view", default=None,
+                   help="native view name (default: the model's primary view; an unknown name lists them)")  # fmt: skip
+    p.add_argument(
+        "--layer", type=int, default=None, help="cross / attention layer of a native view (0-based)"
+    )
+    p.add_argument(
+        "--head", type=int, default=None, help="attention head of a native view (0-based)"
+    )
     p.add_argument("--order", default="given", choices=("given", "group", "strength"),
                    help="axis order: as the model lists the fields, by group (user | movie | context), by strength")  # fmt: skip
     p.add_argument("--format", default="csv", choices=("csv", "json"))

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys_core.analysis.matrix import InteractionMatrix
+from recsys_core.analysis.native import NativeView, ViewResult, native_views
 from recsys_core.analysis.views import METHOD_TITLES, available_methods, interaction_matrix
-from recsys_core.runs.store import RunStore
+from recsys_core.runs.store import RunStore, SavedRun
 from recsys_core.training.jobs import JobManager
 
 
@@ -39,20 +39,52 @@ def runs_table() -> pd.DataFrame:
     return frame[cols]
 
 
-@lru_cache(maxsize=64)
-def _cached_matrix(run_id: str, method: str, row: int | None, mtime: float) -> InteractionMatrix:
-    return interaction_matrix(store().open(run_id), method, row=row)
+@lru_cache(maxsize=16)
+def _cached_run(run_id: str, mtime: float) -> SavedRun:
+    return store().open(run_id)
 
 
-def run_matrix(run_id: str, method: str = "native", row: int | None = None) -> InteractionMatrix:
-    """The run's matrix, computed once per run, method and row (keyed on the run folder's mtime)."""
+def _mtime(run_id: str) -> float:
     path = store().path_of(run_id)
-    return _cached_matrix(run_id, method, row, path.stat().st_mtime if path.exists() else 0.0)
+    return path.stat().st_mtime if path.exists() else 0.0
+
+
+def open_run(run_id: str) -> SavedRun:
+    """The saved run with its model loaded once per server process (keyed on the folder's mtime)."""
+    return _cached_run(run_id, _mtime(run_id))
+
+
+@lru_cache(maxsize=128)
+def _cached_matrix(
+    run_id: str, method: str, row: int | None, view: str | None, layer: int | None,
+    head: int | None, mtime: float,
+) -> ViewResult:  # fmt: skip
+    return interaction_matrix(
+        _cached_run(run_id, mtime), method, row=row, view=view, layer=layer, head=head
+    )
+
+
+def run_matrix(
+    run_id: str,
+    method: str = "native",
+    row: int | None = None,
+    view: str | None = None,
+    layer: int | None = None,
+    head: int | None = None,
+) -> ViewResult:
+    """The run's matrix (or per-field scores), computed once per run and choice of view, layer,
+    head and row (keyed on the run folder's mtime)."""
+    return _cached_matrix(run_id, method, row, view, layer, head, _mtime(run_id))
+
+
+def run_native_views(run_id: str) -> list[NativeView]:
+    """The native views of the run's model, primary first."""
+    return native_views(open_run(run_id).model)
 
 
 def run_methods(run_id: str) -> dict[str, str]:
     """The analysis methods the run's model supports, with their titles, native first."""
-    return {m: METHOD_TITLES[m] for m in available_methods(store().open(run_id))}
+    return {m: METHOD_TITLES[m] for m in available_methods(open_run(run_id))}
 
 
 def published_leaderboards() -> dict[str, pd.DataFrame]:

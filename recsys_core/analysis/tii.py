@@ -53,6 +53,7 @@ from recsys_core import _backend  # noqa: F401
 from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.errors import RecsysCoreError
 from recsys_core.layers.field_inputs import pair_index
+from recsys_core.models.pure import model_params, score_fn
 
 # Substituted rows evaluated per jitted call (masks x rows); bounds the activation memory.
 MAX_EVALUATIONS = 1 << 16
@@ -260,17 +261,7 @@ def tii_from_inputs(
 
 def model_score_fn(model: Any) -> tuple[Callable, Any]:
     """``(fn(params, x) -> raw scores, params)`` for a Keras model, stateless so it traces under jit."""
-    ref = weakref.ref(model)
-
-    def score(params, xb):
-        out, _ = ref().stateless_call(params[0], params[1], xb, training=False)
-        return out[:, 0]
-
-    params = (
-        [v.value for v in model.trainable_variables],
-        [v.value for v in model.non_trainable_variables],
-    )
-    return score, params
+    return score_fn(model), model_params(model)
 
 
 def nested(matrix: np.ndarray) -> list[list[float | None]]:

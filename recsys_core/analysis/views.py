@@ -1,10 +1,9 @@
-"""One entry point from a saved run to its interaction matrix, by method name."""
+"""One entry point from a saved run to its interaction views, by method (and native view) name."""
 
 from __future__ import annotations
 
 from recsys_core.analysis.archipelago import archipelago
-from recsys_core.analysis.matrix import InteractionMatrix
-from recsys_core.analysis.native import dot_interaction_matrix
+from recsys_core.analysis.native import NativeView, ViewResult, native_view, native_views
 from recsys_core.analysis.tii import total_interaction_index
 from recsys_core.errors import RecsysCoreError
 from recsys_core.runs.store import SavedRun
@@ -18,22 +17,41 @@ METHOD_TITLES = {
 
 
 def has_native_view(run: SavedRun) -> bool:
-    """Whether the run's model has a native interaction view (today: DLRM's dot interaction)."""
-    return run.meta.get("model") == "dlrm"
+    """Whether the run's model has at least one native interaction view."""
+    return bool(native_views(run.model))
 
 
 def available_methods(run: SavedRun) -> list[str]:
     return [m for m in METHODS if m != "native" or has_native_view(run)]
 
 
-def interaction_matrix(
-    run: SavedRun, method: str = "native", row: int | None = None
-) -> InteractionMatrix:
-    """The field x field matrix of ``run`` by ``method`` over the run's held-out rows.
+def run_native_views(run: SavedRun) -> list[NativeView]:
+    """The native views of the run's model, primary first (empty when it has none)."""
+    return native_views(run.model)
 
-    ``native``: the model's own interaction terms (DLRM: mean |<e_i, e_j>|). ``tii``: sqrt of the
-    Total Interaction Index with a bootstrap interval, for any model. ``archipelago``: pair strengths
-    of held-out row ``row`` (default 0) against the medoid held-out row, for any model.
+
+def _check_row(row: int | None, n: int) -> int:
+    index = 0 if row is None else int(row)
+    if not 0 <= index < n:
+        raise RecsysCoreError(f"row {index} is out of range: the run keeps {n} held-out rows.")
+    return index
+
+
+def interaction_matrix(
+    run: SavedRun,
+    method: str = "native",
+    row: int | None = None,
+    view: str | None = None,
+    layer: int | None = None,
+    head: int | None = None,
+) -> ViewResult:
+    """The field x field matrix (or per-field scores) of ``run`` by ``method`` over its held-out rows.
+
+    ``native``: the model's own interaction machinery, by ``view`` name (default: the model's
+    primary view; ``layer``/``head`` pick a cross or attention layer and head, ``row`` a single
+    held-out row for per-row views). ``tii``: sqrt of the Total Interaction Index with a bootstrap
+    interval, for any model. ``archipelago``: pair strengths of held-out row ``row`` (default 0)
+    against the medoid held-out row, for any model.
     """
     if method not in METHODS:
         raise RecsysCoreError(
@@ -41,21 +59,24 @@ def interaction_matrix(
         )
     rows = run.holdout()
     if method == "native":
-        if not has_native_view(run):
-            raise RecsysCoreError(
-                f"model {run.meta.get('model')!r} has no native interaction view yet; "
-                "use the model-agnostic methods 'tii' or 'archipelago'."
-            )
-        matrix = dot_interaction_matrix(run.model, run.preprocessor, rows)
+        chosen = native_view(run.model, view)
+        if row is not None:
+            if not chosen.per_row:
+                raise RecsysCoreError(
+                    f"native view {chosen.name!r} is data-averaged and takes no row; "
+                    f"views explaining one row: "
+                    f"{', '.join(v.name for v in native_views(run.model) if v.per_row) or 'none'}."
+                )
+            row = _check_row(row, len(rows))
+        result = chosen.compute(run.model, run.preprocessor, rows, layer=layer, head=head, row=row)
+        result.extra.setdefault("view", chosen.name)
+        if row is not None:
+            result.extra["row_index"] = row
     elif method == "tii":
-        matrix = total_interaction_index(run.model, run.preprocessor, rows)
+        result = total_interaction_index(run.model, run.preprocessor, rows)
     else:
-        index = 0 if row is None else int(row)
-        if not 0 <= index < len(rows):
-            raise RecsysCoreError(
-                f"row {index} is out of range: the run keeps {len(rows)} held-out rows."
-            )
-        matrix = archipelago(run.model, run.preprocessor, rows.iloc[[index]], rows=rows)
-        matrix.extra["row_index"] = index
-    matrix.extra["run_id"] = run.run_id
-    return matrix
+        index = _check_row(row, len(rows))
+        result = archipelago(run.model, run.preprocessor, rows.iloc[[index]], rows=rows)
+        result.extra["row_index"] = index
+    result.extra["run_id"] = run.run_id
+    return result

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -20,6 +19,7 @@ import numpy as np
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.errors import TrainingError
+from recsys_core.models.pure import apply_in_chunks, model_params, score_fn
 from recsys_core.training.metrics import PRIMARY_METRIC, task_metrics
 
 Arrays = dict[str, np.ndarray]
@@ -243,43 +243,11 @@ class Trainer:
 
 def predict_scores(model: keras.Model, x: Arrays, batch_size: int = 8192) -> np.ndarray:
     """Raw model outputs (rating or logit), computed in fixed-size jitted chunks."""
-    n = len(next(iter(x.values())))
-    if n == 0:
+    if len(next(iter(x.values()))) == 0:
         return np.zeros((0,), np.float32)
-    # Chunks of a power-of-two size: few distinct shapes, so XLA compiles the forward pass rarely.
-    batch = min(batch_size, 1 << max(n - 1, 1).bit_length())
-    fn = _jitted_forward(model)
-    tv = [v.value for v in model.trainable_variables]
-    ntv = [v.value for v in model.non_trainable_variables]
-    out = []
-    for start in range(0, n, batch):
-        chunk = {k: np.asarray(v[start : start + batch]) for k, v in x.items()}
-        m = len(next(iter(chunk.values())))
-        if m < batch:  # pad so the jitted function sees one shape
-            chunk = {
-                k: np.concatenate([v, np.repeat(v[:1], batch - m, axis=0)])
-                for k, v in chunk.items()
-            }
-        out.append(np.asarray(fn(tv, ntv, chunk))[:m])
-    return np.concatenate(out)
+    return apply_in_chunks(score_fn(model), model_params(model), x, batch_size)
 
 
 def predict(model: keras.Model, x: Arrays, task: str, batch_size: int = 8192) -> np.ndarray:
     scores = predict_scores(model, x, batch_size)
     return 1.0 / (1.0 + np.exp(-scores)) if task == "binary" else scores
-
-
-_FORWARD_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _jitted_forward(model: keras.Model) -> Callable:
-    """One compiled forward per model; the weak reference lets a discarded model be collected."""
-    if model not in _FORWARD_CACHE:
-        ref = weakref.ref(model)
-
-        def forward(tv, ntv, xb):
-            out, _ = ref().stateless_call(tv, ntv, xb, training=False)
-            return out[:, 0]
-
-        _FORWARD_CACHE[model] = jax.jit(forward)
-    return _FORWARD_CACHE[model]

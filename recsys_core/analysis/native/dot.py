@@ -1,42 +1,28 @@
-"""Native interaction views: what a model's own interaction layer computes, averaged over data."""
+"""DLRM's dot interaction: the pair terms <e_i, e_j> its top MLP reads (Naumov et al., 2019)."""
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
-import keras
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from recsys_core import _backend  # noqa: F401
 from recsys_core.analysis.matrix import InteractionMatrix
+from recsys_core.analysis.native.base import (
+    NativeView,
+    check_rows,
+    field_groups,
+    field_vectors,
+    register_view,
+)
 from recsys_core.errors import RecsysCoreError
 from recsys_core.features.preprocessing import Preprocessor
 from recsys_core.models.base import InteractionModel
-
-
-def field_vectors(
-    model: InteractionModel, x: dict[str, np.ndarray], batch: int = 4096
-) -> np.ndarray:
-    """``(rows, F, D)`` field vectors of the model on real inputs, computed in jitted chunks."""
-    variables = model.trainable_variables + model.non_trainable_variables
-
-    @jax.jit
-    def vectors(values, xb):
-        # Bind the variables to traced values so the computation is a pure function under jit.
-        with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))):
-            return jnp.stack(model.field_vectors(xb), axis=1)
-
-    values = [v.value for v in variables]
-    n = len(next(iter(x.values())))
-    chunks = [
-        vectors(values, {k: v[s : s + batch] for k, v in x.items()}) for s in range(0, n, batch)
-    ]
-    return np.concatenate([np.asarray(c) for c in chunks])
+from recsys_core.models.dlrm import DLRM
 
 
 def dot_interaction_matrix(
-    model: InteractionModel, preprocessor: Preprocessor, rows: pd.DataFrame
+    model: InteractionModel, preprocessor: Preprocessor, rows: pd.DataFrame, **_: Any
 ) -> InteractionMatrix:
     """Mean |<e_i, e_j>| over held-out ``rows``: the average size of each pair term DLRM feeds its top MLP.
 
@@ -46,12 +32,10 @@ def dot_interaction_matrix(
     """
     if not hasattr(model, "interaction") or not hasattr(model.interaction, "pair_terms"):
         raise RecsysCoreError(f"model {model.name!r} has no dot interaction to read.")
-    if len(rows) == 0:
-        raise RecsysCoreError("no held-out rows to average over.")
+    rows = check_rows(rows)
     e = field_vectors(model, preprocessor.transform(rows))
     terms = np.abs(np.einsum("nid,njd->nij", e, e)).mean(axis=0)
     np.fill_diagonal(terms, np.nan)
-    spec = preprocessor.spec
     return InteractionMatrix(
         values=terms,
         fields=list(model.field_names),
@@ -64,5 +48,17 @@ def dot_interaction_matrix(
         kind="data-averaged",
         n_rows=len(rows),
         signed=False,
-        groups={f: spec.group_of(f) for f in model.field_names},
+        groups=field_groups(model, preprocessor),
+        extra={"view": "pair_terms"},
     )
+
+
+register_view(
+    DLRM,
+    NativeView(
+        name="pair_terms",
+        title="Dot interaction: mean |<e_i, e_j>|",
+        kind="data-averaged",
+        compute=dot_interaction_matrix,
+    ),
+)

@@ -1,0 +1,27 @@
+"""Native interaction views: what each model family's own interaction layer computes.
+
+Importing this package registers every family's views (``native_views(model)`` lists them).
+"""
+
+from recsys_core.analysis.native import dot  # noqa: F401  (registers its views)
+from recsys_core.analysis.native.base import (
+    FieldScores,
+    NativeView,
+    ViewResult,
+    field_vectors,
+    native_view,
+    native_views,
+    register_view,
+)
+from recsys_core.analysis.native.dot import dot_interaction_matrix
+
+__all__ = [
+    "FieldScores",
+    "NativeView",
+    "ViewResult",
+    "dot_interaction_matrix",
+    "field_vectors",
+    "native_view",
+    "native_views",
+    "register_view",
+]

@@ -10,5 +10,6 @@ pages = [
     st.Page("../pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("../pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("../pages/interactions.py", title="Interactions", icon=":material/grid_on:"),
+    st.Page("../pages/trust.py", title="Trust", icon=":material/verified:"),
 ]
 st.navigation(pages).run()

@@ -80,7 +80,7 @@ if submitted:
 
 @st.fragment(run_every=1.0)
 def job_panel() -> None:
-    mine = jobs.jobs(owner=owner)
+    mine = jobs.jobs(owner=owner, kind="train")
     if not mine:
         st.info(
             "No training jobs in this session yet. Set the options above and press **Start training**."

@@ -14,7 +14,7 @@ import pandas as pd
 from recsys_core.analysis.native import NativeView, ViewResult, native_views
 from recsys_core.analysis.views import METHOD_TITLES, available_methods, interaction_matrix
 from recsys_core.runs.store import RunStore, SavedRun
-from recsys_core.training.jobs import JobManager
+from recsys_core.training.jobs import Job, JobManager
 
 
 @lru_cache(maxsize=1)
@@ -97,3 +97,22 @@ def published_leaderboards() -> dict[str, pd.DataFrame]:
             if task not in found:
                 found[task] = pd.read_csv(path)
     return found
+
+
+def submit_trust_check(
+    model: str,
+    table: str,
+    seed: int = 0,
+    n_rows: int = 20_000,
+    task: str = "regression",
+    owner: str = "",
+) -> Job:
+    """Queue a planted-interaction check (``analysis.planted_check``) in the shared job pool."""
+    from functools import partial
+
+    from recsys_core.analysis.validation import planted_check
+
+    task = "regression" if table == "dcn" else task  # the polynomial is a regression table
+    work = partial(planted_check, model, table, seed=seed, n_rows=n_rows, task=task)
+    label = f"{model} on planted {table}, {task}, {n_rows:,} rows (seed {seed})"
+    return job_manager().submit_call(label, work, owner)

@@ -67,6 +67,15 @@ class PlantedCheck:
     true_pairs: list[tuple[str, str]]
     test_metrics: dict[str, float] = field(default_factory=dict)
     train_seconds: float = 0.0
+    native: dict[str, InteractionMatrix] = field(default_factory=dict)
+    native_auc: dict[str, float] = field(default_factory=dict)
+    score_std: float = float("nan")
+
+    @property
+    def largest_ratio(self) -> float:
+        """Largest recovered sqrt(TII) over the standard deviation of the model's score: on a
+        control table (no planted pair) this is the false-positive size, 0 for a perfect model."""
+        return float(np.nanmax(self.recovered.values) / self.score_std)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,8 +86,12 @@ class PlantedCheck:
             "true_pairs": [list(p) for p in self.true_pairs],
             "test_metrics": dict(self.test_metrics),
             "train_seconds": self.train_seconds,
+            "score_std": self.score_std,
+            "largest_ratio": self.largest_ratio,
             "truth": self.truth.to_dict(),
             "recovered": self.recovered.to_dict(),
+            "native_auc": dict(self.native_auc),
+            "native": {k: m.to_dict() for k, m in self.native.items()},
         }
 
 
@@ -92,15 +105,20 @@ def planted_check(
     train: Any = None,
     tii_rows: int = 2000,
     n_boot: int = 200,
+    on_epoch: Any = None,
+    cancel: Any = None,
     **table_kwargs: Any,
 ) -> PlantedCheck:
     """Train ``model_name`` on a planted ``table_kind`` table and score the recovered TII.
 
     ``train``: a ``TrainConfig`` (default: 8 epochs, batch 256, learning rate 0.01, seed ``seed``,
     enough for a DLRM to recover all four CTR pairs from 10,000 regression rows). The TII is
-    estimated on the run's held-out rows (at most ``tii_rows``).
+    estimated on the run's held-out rows (at most ``tii_rows``); so is every field x field native
+    view of the model, each scored by the same recovery AUC (``native``, ``native_auc``).
+    ``on_epoch``/``cancel`` are passed to the training (live progress in the dashboard).
     """
-    from recsys_core.training.engine import TrainConfig
+    from recsys_core.analysis.native import native_views
+    from recsys_core.training.engine import TrainConfig, predict_scores
     from recsys_core.training.pipeline import RunConfig, train_run
 
     table, spec, truth = planted_table(
@@ -116,7 +134,7 @@ def planted_check(
         train=train,
         split_seed=seed,
     )
-    run = train_run(config, table=table, spec=spec)
+    run = train_run(config, table=table, spec=spec, on_epoch=on_epoch, cancel=cancel)
     recovered = total_interaction_index(
         run.model, run.preprocessor, run.holdout, n_rows=tii_rows, seed=seed, n_boot=n_boot
     )
@@ -130,6 +148,14 @@ def planted_check(
         "seed": seed,
         "pairs": truth_matrix.extra["pairs"],
     }
+    native: dict[str, InteractionMatrix] = {}
+    for view in native_views(run.model):
+        if view.shape != "matrix":
+            continue
+        result = view.compute(run.model, run.preprocessor, run.holdout)  # first layer/head
+        if list(result.fields) == list(truth_matrix.fields):
+            native[view.name] = result
+    scores = predict_scores(run.model, run.preprocessor.transform(run.holdout))
     return PlantedCheck(
         model=model_name,
         table=table_kind,
@@ -140,4 +166,7 @@ def planted_check(
         true_pairs=list(truth.pairs),
         test_metrics=dict(run.test_metrics),
         train_seconds=run.train_seconds,
+        native=native,
+        native_auc={k: recovery_auc(m, truth.pairs) for k, m in native.items()},
+        score_std=float(np.std(scores)),
     )

@@ -43,6 +43,14 @@ from recsys_core.errors import DataError
 from recsys_core.features.spec import CONTINUOUS_FIELD, FeatureSpec
 
 KINDS = ("dcn", "ctr", "control")
+TABLE_DESCRIPTIONS = {
+    "ctr": "CTR-shaped: 11 categorical fields with MovieLens-like cardinalities, main effects and "
+    "a few rank-one pair terms of graded strength in the logit",
+    "dcn": "DCN-V2 paper / keras example polynomial: y = 0.1x1 + 0.4x2 + 0.7x3 + 0.1x1x2 + "
+    "3.1x2x3 + 0.1x3² over three categorical fields (regression)",
+    "control": "the CTR table's fields and main effects with no interaction at all: every "
+    "recovered interaction is a false positive",
+}
 TARGET = "label"
 
 # (name, cardinality, group, zipf-like marginal): MovieLens 100K-like sizes (943 users, 1682 movies

@@ -11,6 +11,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +28,18 @@ STATES = ("queued", "running", "done", "failed", "cancelled")
 
 @dataclass
 class Job:
+    """A queued piece of background work: a training run (``kind="train"``, saved to the store) or
+    any other call that reports epochs (``kind="check"``, e.g. a planted-interaction check), whose
+    return value lands in ``result``."""
+
     job_id: str
-    config: RunConfig
+    config: RunConfig | None
     owner: str = ""
     group: str = ""
+    kind: str = "train"
+    label: str = ""
+    work: Callable[..., Any] | None = None
+    result: Any = None
     state: str = "queued"
     epochs: list[dict[str, Any]] = field(default_factory=list)
     run_id: str | None = None
@@ -90,10 +99,13 @@ class JobManager:
             job.eta = log.eta
 
         try:
-            run = train_run(job.config, on_epoch=on_epoch, cancel=job.cancel_flag)
-            job.run_id = self.store.save(run).run_id
-            job.best_epoch = run.history.best_epoch
-            job.test = dict(run.test_metrics)
+            if job.work is not None:
+                job.result = job.work(on_epoch=on_epoch, cancel=job.cancel_flag)
+            else:
+                run = train_run(job.config, on_epoch=on_epoch, cancel=job.cancel_flag)
+                job.run_id = self.store.save(run).run_id
+                job.best_epoch = run.history.best_epoch
+                job.test = dict(run.test_metrics)
             job.state = "done"
         except TrainingCancelled:
             job.state = "cancelled"
@@ -105,14 +117,26 @@ class JobManager:
         finally:
             job.finished, job.eta = time.time(), 0.0
 
+    def submit_call(
+        self, label: str, work: Callable[..., Any], owner: str = "", kind: str = "check"
+    ) -> Job:
+        """Queue ``work(on_epoch=..., cancel=...)`` in the same bounded pool as training runs."""
+        job = Job(uuid.uuid4().hex[:12], None, owner, kind=kind, label=label, work=work)
+        with self._lock:
+            self._jobs[job.job_id] = job
+        self._pool.submit(self._run, job)
+        return job
+
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
-    def jobs(self, owner: str | None = None) -> list[Job]:
+    def jobs(self, owner: str | None = None, kind: str | None = None) -> list[Job]:
         with self._lock:
             jobs = list(self._jobs.values())
         if owner is not None:
             jobs = [j for j in jobs if j.owner == owner]
+        if kind is not None:
+            jobs = [j for j in jobs if j.kind == kind]
         return sorted(jobs, key=lambda j: j.created, reverse=True)
 
     def submit_trials(self, config: RunConfig, trials: int, owner: str = "") -> list[Job]:

@@ -24,9 +24,15 @@ def group_blocks(matrix: InteractionMatrix) -> list[tuple[int, int, str]]:
 
 
 def heatmap_figure(
-    matrix: InteractionMatrix, height: int | None = None, outline_groups: bool = True
+    matrix: InteractionMatrix,
+    height: int | None = None,
+    outline_groups: bool = True,
+    zmax: float | None = None,
 ) -> go.Figure:
     """The matrix as a heatmap; signed matrices get a diverging scale centred at zero.
+
+    ``zmax`` fixes the top of the colour scale (the bottom too, mirrored, for signed matrices), so
+    several figures side by side share one scale.
 
     Runs of fields of one group (user | movie | context) are outlined on the diagonal, and the hover
     text flags within-group cells as redundancy rather than interaction.
@@ -54,7 +60,10 @@ def heatmap_figure(
         y=names,
         colorscale=DIVERGING if matrix.signed else SEQUENTIAL,
         zmid=0.0 if matrix.signed else None,
-        zmin=None if matrix.signed or finite.size == 0 else 0.0,
+        zmin=(-zmax if zmax is not None else None)
+        if matrix.signed
+        else (None if finite.size == 0 else 0.0),
+        zmax=zmax,
         hovertemplate=hover,
         customdata=note,
         hoverongaps=False,

@@ -3,6 +3,7 @@
 import streamlit as st
 
 import recsys_core  # noqa: F401  (selects the JAX backend before anything imports keras)
+from recsys_core import access
 
 st.set_page_config(page_title="recsys-core · interaction explorer", page_icon="🔬", layout="wide")
 
@@ -10,6 +11,24 @@ pages = [
     st.Page("../pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("../pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("../pages/interactions.py", title="Interactions", icon=":material/grid_on:"),
+    st.Page("../pages/attention.py", title="Attention", icon=":material/visibility:"),
+    st.Page("../pages/cross.py", title="Cross weights", icon=":material/hub:"),
+    st.Page("../pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("../pages/trust.py", title="Trust", icon=":material/verified:"),
 ]
-st.navigation(pages).run()
+nav = st.navigation(pages)
+allowed = access.from_streamlit()
+with st.sidebar:  # sign-in only when it is configured (see recsys_core/access.py)
+    if access.oidc_configured():
+        if st.user.get("is_logged_in"):
+            st.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'you'}")
+            st.button("Sign out", on_click=st.logout, key="sign_out")
+        else:
+            st.button("Sign in", on_click=st.login, key="sign_in", type="primary")
+    elif allowed.auth == "header" and allowed.user:
+        st.caption(f"Signed in as {allowed.user}")
+    if allowed.mode != "full":
+        st.caption("Read-only: the saved runs can be explored, not changed.")
+    elif not allowed.may_train and allowed.user:
+        st.caption("You can explore the runs; training is for the listed trainers.")
+nav.run()

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from recsys_core import dashboard
+from recsys_core import access, dashboard
+from recsys_core.errors import RecsysCoreError
 
 st.title("What did your recommender learn about feature interactions?")
 st.markdown(
@@ -18,6 +19,31 @@ if runs.empty:
 else:
     st.dataframe(runs, hide_index=True, width="stretch")
     st.caption(f"{len(runs)} run(s) in `{dashboard.store().root}`")
+    allowed = access.from_streamlit()
+    if allowed.may_delete:  # hidden in viewer mode and from people who may not train
+        with st.expander("Delete a run"):
+            doomed = st.selectbox("Run to delete", runs["run_id"].tolist(), index=None,
+                                  placeholder="Pick a run", key="delete_run")  # fmt: skip
+            if doomed is not None and st.session_state.get("confirm_delete") != doomed:
+                if st.button("Delete…", key="delete_ask"):
+                    st.session_state["confirm_delete"] = doomed
+                    st.rerun()
+            elif doomed is not None:
+                st.warning(f"Delete run `{doomed}` for everyone? This cannot be undone.")
+                yes, no = st.columns(2)
+                if yes.button("Yes, delete it", type="primary", key="delete_yes"):
+                    st.session_state.pop("confirm_delete", None)
+                    try:
+                        dashboard.delete_run(doomed, access=allowed)
+                    except RecsysCoreError as exc:
+                        st.error(str(exc))
+                    else:
+                        st.session_state.pop("delete_run", None)
+                        st.toast(f"Deleted run {doomed}.")
+                        st.rerun()
+                if no.button("Cancel", key="delete_no"):
+                    st.session_state.pop("confirm_delete", None)
+                    st.rerun()
 
 boards = dashboard.published_leaderboards()
 if boards:

@@ -1,11 +1,13 @@
-"""Interactions: a run's field x field heatmap by any supported method, with downloads."""
+"""Interactions: a run's field x field map by any method it supports, a pair's detail, downloads."""
 
 import streamlit as st
 
 from recsys_core import dashboard
+from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.errors import RecsysCoreError
 from recsys_core.viz.export import figure_bytes
-from recsys_core.viz.heatmap import heatmap_figure
+from recsys_core.viz.pair import pair_combos_figure, pair_distribution_figure
+from recsys_core.viz.views import view_figure
 
 st.title("Field × field interactions")
 runs = dashboard.runs_table()
@@ -15,10 +17,18 @@ if runs.empty:
 
 ids = runs["run_id"].tolist()
 query = st.query_params
-left, mid, order_col, right = st.columns([3, 3, 2, 1])
+
+
+def _query_int(name: str, default: int | None = None) -> int | None:
+    value = query.get(name, "")
+    return int(value) if value.isdigit() else default
+
+
+left, mid, order_col = st.columns([3, 3, 2])
 run_id = left.selectbox("Run", ids, index=ids.index(query["run"]) if query.get("run") in ids else 0)
 try:
     methods = dashboard.run_methods(run_id)
+    model = dashboard.open_run(run_id).model
 except RecsysCoreError as exc:
     st.error(str(exc))
     st.stop()
@@ -40,51 +50,127 @@ order = order_col.selectbox(
     index=list(orders).index(query["order"]) if query.get("order") in orders else 1,
     format_func=orders.get,
 )
-row = None
-if method == "archipelago":
-    wanted = query.get("row", "0")
-    row = int(right.number_input("Held-out row", 0, 1_999, int(wanted) if wanted.isdigit() else 0))
-st.query_params.update(
-    {"run": run_id, "method": method, **({"row": str(row)} if row is not None else {})}
-)
-if row is None and "row" in st.query_params:
-    del st.query_params["row"]
+
+state: dict[str, str] = {"run": run_id, "method": method, "order": order}
+view = layer = head = row = None
+if method == "native":
+    views = {v.name: v for v in dashboard.run_native_views(run_id)}
+    names = list(views)
+    cols = st.columns([4, 1, 1, 2])
+    view = cols[0].selectbox(
+        "Native view",
+        names,
+        index=names.index(query["view"]) if query.get("view") in names else 0,
+        format_func=lambda n: f"{views[n].title} ({views[n].kind})",
+    )
+    state["view"] = view
+    options = views[view].options(model)
+    if "layer" in options:
+        layer = int(cols[1].number_input("Layer", 0, options["layer"] - 1, min(_query_int("layer", 0), options["layer"] - 1)))  # fmt: skip
+        state["layer"] = str(layer)
+    if "head" in options:
+        head = int(cols[2].number_input("Head", 0, options["head"] - 1, min(_query_int("head", 0), options["head"] - 1)))  # fmt: skip
+        state["head"] = str(head)
+    if views[view].per_row and cols[3].toggle("One held-out row", value="row" in query):
+        row = int(cols[3].number_input("Held-out row", 0, 1_999, _query_int("row", 0)))
+elif method == "archipelago":
+    row = int(st.number_input("Held-out row", 0, 1_999, _query_int("row", 0)))
+if row is not None:
+    state["row"] = str(row)
 
 info = runs.set_index("run_id").loc[run_id]
-metrics = {
-    k.removeprefix("test_"): info[k]
-    for k in info.index
-    if k.startswith("test_") and info[k] == info[k]
-}
+metrics = {k.removeprefix("test_"): info[k] for k in info.index if k.startswith("test_") and info[k] == info[k]}  # fmt: skip
 st.caption(
     f"{info['model']} · {info['task']} · "
     + " · ".join(f"test {k} {v:.4f}" for k, v in metrics.items())
     + f" · {int(info['params']):,} parameters"
 )
+data = dashboard.run_data(run_id)
+if data.get("schema"):  # a user's table: where the data came from and the roles it was trained with
+    with st.expander(f"Data: {data.get('name')} · {data.get('rows', 0):,} rows · target {data.get('target')!r}"):  # fmt: skip
+        st.dataframe(data["schema"], hide_index=True)
 
 try:
-    with st.spinner("Computing the interaction matrix…"):
-        matrix = dashboard.run_matrix(run_id, method, row)
+    with st.spinner("Computing the interaction view…"):
+        result = dashboard.run_matrix(run_id, method, row, view, layer, head)
 except RecsysCoreError as exc:
+    st.query_params.from_dict(state)
     st.error(str(exc))
     st.stop()
 
-fig = heatmap_figure(matrix.ordered(order))
-st.plotly_chart(fig, key="heatmap", config={"displaylogo": False})
-st.caption(f"**{matrix.kind}** — {matrix.description}")
+is_matrix = isinstance(result, InteractionMatrix)
+shown = result.ordered(order) if is_matrix else result
+fig = view_figure(shown, clickable=is_matrix)
+event = st.plotly_chart(
+    fig,
+    key="heatmap",
+    config={"displaylogo": False},
+    on_select="rerun" if is_matrix else "ignore",
+    selection_mode="points",
+)
+st.caption(f"**{result.kind}** — {result.description}")
 if method == "archipelago":
     st.caption("Explained row and baseline row (the medoid of the held-out rows):")
     st.dataframe(
-        [matrix.extra.get("row", {}), matrix.extra.get("baseline_row", {})], hide_index=True
+        [result.extra.get("row", {}), result.extra.get("baseline_row", {})], hide_index=True
     )
 
-stem = f"{run_id}-{method}" + (f"-row{row}" if row is not None else "")
-png, html, csv, js = st.columns(4)
-png.download_button("Download PNG", lambda: figure_bytes(fig, "png"), f"{stem}.png", "image/png")
-html.download_button(
-    "Download HTML", lambda: figure_bytes(fig, "html"), f"{stem}.html", "text/html"
+stem = "-".join(str(p) for p in (run_id, method, view, layer, head) if p is not None) + (
+    f"-row{row}" if row is not None else ""
 )
-csv.download_button("Download CSV", matrix.to_csv(), f"{stem}.csv", "text/csv")
-js.download_button("Download JSON", matrix.to_json(), f"{stem}.json", "application/json")
-with st.expander("Matrix values"):
-    st.dataframe(matrix.to_frame().style.format("{:.4f}", na_rep="–"), width="stretch")
+buttons = st.columns(6)
+for col, fmt, mime in zip(
+    buttons,
+    ("png", "svg", "pdf", "html"),
+    ("image/png", "image/svg+xml", "application/pdf", "text/html"),
+    strict=False,
+):
+    col.download_button(
+        f"{fmt.upper()}", lambda fmt=fmt: figure_bytes(fig, fmt), f"{stem}.{fmt}", mime
+    )
+buttons[4].download_button("CSV", result.to_csv(), f"{stem}.csv", "text/csv")
+buttons[5].download_button("JSON", result.to_json(), f"{stem}.json", "application/json")
+
+if is_matrix and len(shown.fields) > 1:
+    st.subheader("A pair in detail")
+    pairs = shown.strongest_pairs()
+    labels = [f"{a} × {b}" for a, b in pairs]
+    points = (event.selection.points if event and event.selection else []) or []
+    if points:
+        clicked = f"{points[0]['y']} × {points[0]['x']}"
+        if clicked != st.session_state.get("last_click"):
+            st.session_state["last_click"] = clicked
+            a, b = points[0]["y"], points[0]["x"]
+            label = f"{a} × {b}" if f"{a} × {b}" in labels else f"{b} × {a}"
+            if label in labels:
+                st.session_state["pair"] = label
+    if st.session_state.get("pair") not in labels:
+        wanted = query.get("pair", "").replace("~", " × ")
+        st.session_state["pair"] = wanted if wanted in labels else labels[0]
+    chosen = st.selectbox(
+        "Pair (or click a cell of the map)", labels, key="pair", help="strongest first"
+    )
+    a, b = pairs[labels.index(chosen)]
+    state["pair"] = f"{a}~{b}"
+    try:
+        with st.spinner(f"Contributions of {a} × {b}…"):
+            detail = dashboard.run_pair_detail(run_id, a, b)
+    except RecsysCoreError as exc:
+        st.error(str(exc))
+    else:
+        units = "logit" if info["task"] == "binary" else "rating"
+        st.caption(
+            f"How much {a} and {b} together move each held-out row's predicted {units}, beyond "
+            f"what each does alone (mixed difference against {detail.n_partners} rows drawn from "
+            "the data; model-agnostic). Its mean square is 4 × the pair's TII."
+        )
+        combos, spread = st.columns([3, 2])
+        combos.plotly_chart(pair_combos_figure(detail, units=units), key="pair_combos")
+        spread.plotly_chart(pair_distribution_figure(detail, units=units), key="pair_hist")
+        with st.expander("All value combinations"):
+            st.dataframe(detail.combos, hide_index=True, width="stretch")
+
+st.query_params.from_dict(state)
+with st.expander("Values"):
+    frame = result.to_frame()
+    st.dataframe(frame.style.format("{:.4f}", na_rep="–", subset=frame.select_dtypes("number").columns), width="stretch")  # fmt: skip

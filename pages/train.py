@@ -1,11 +1,15 @@
 """Train: pick a model and its hyper-parameters, train in the background, watch the curves live."""
 
+import dataclasses
+import math
 import uuid
 
 import streamlit as st
 
-from recsys_core import dashboard
+from recsys_core import access, dashboard
+from recsys_core.data.user_table import max_upload_bytes
 from recsys_core.errors import RecsysCoreError
+from recsys_core.features.infer import ROLES
 from recsys_core.models.registry import MODELS, resolve_hparams
 from recsys_core.training.engine import TrainConfig
 from recsys_core.training.pipeline import RunConfig
@@ -16,6 +20,58 @@ jobs = dashboard.job_manager()
 defaults = TrainConfig()
 
 st.title("Train a model")
+allowed = access.from_streamlit()
+if not allowed.may_train:
+    st.info(f"Training is not available here: {allowed.reason}", icon=":material/lock:")
+    st.page_link("../pages/home.py", label="See the saved runs", icon=":material/home:")
+    st.stop()
+MOVIELENS, UPLOAD = "MovieLens 100K", "Upload a table"
+source = st.radio("Data", [MOVIELENS, UPLOAD], horizontal=True, key="data_source")
+upload, upload_bytes, schema, threshold = None, b"", None, None
+if source == UPLOAD:
+    limit_mb = max(1, math.ceil(max_upload_bytes() / 2**20))
+    file = st.file_uploader(
+        "Your table: CSV (UTF-8) or Parquet, one row per example",
+        type=["csv", "tsv", "parquet", "pq"],
+        max_upload_size=limit_mb,
+        help=f"At most {limit_mb} MB (RECSYS_CORE_MAX_UPLOAD_MB). Lists or 'a|b|c' cells become "
+        "multi-hot fields.",
+    )
+    if file is None:
+        st.info(
+            "Upload a table, pick its target column and check the column roles before training."
+        )
+    else:
+        upload_bytes = file.getvalue()
+        try:
+            first = dashboard.inspect_upload(upload_bytes, file.name, access=allowed)
+            columns = [str(c) for c in first.frame.columns]
+            target = st.selectbox("Target (the column to predict)", columns,
+                                  index=columns.index(first.target), key="upload_target")  # fmt: skip
+            upload = dashboard.inspect_upload(upload_bytes, file.name, target, access=allowed)
+        except RecsysCoreError as exc:
+            st.error(str(exc))
+    if upload is not None:
+        st.caption(f"**{upload.name}**: {len(upload.frame):,} rows × {len(upload.frame.columns)} columns. "
+                   "Check the inferred role of each column (and its group for the heatmap axes), then train.")  # fmt: skip
+        schema = st.data_editor(
+            upload.editable_schema(),
+            key=f"schema_{upload.name}_{len(upload_bytes)}_{upload.target}",
+            hide_index=True,
+            disabled=["column", "kind", "distinct", "missing", "example", "reason"],
+            column_config={
+                "role": st.column_config.SelectboxColumn(
+                    "role", options=list(ROLES), required=True
+                ),
+                "group": st.column_config.SelectboxColumn(
+                    "group", options=["context", "user", "item"]
+                ),
+            },
+        )
+        threshold = st.number_input("Binary threshold (binary task: label = target ≥ this; empty: the target is 0/1)",
+                                    value=None, format="%g", key="upload_threshold")  # fmt: skip
+        with st.expander("First rows"):
+            st.dataframe(upload.frame.head(20), hide_index=True)
 with st.form("train"):
     left, right = st.columns(2)
     with left:
@@ -26,8 +82,9 @@ with st.form("train"):
         st.caption(MODELS[model].description)
         task = st.radio("Task", ["regression", "binary"], horizontal=True,
                         help="regression: predict the rating (RMSE, MAE); binary: rating ≥ 4 as a click (AUC, log loss)")  # fmt: skip
-        features = st.radio("Features", ["default", "tutorial"], horizontal=True,
-                            help="tutorial: exactly the keras-rs DLRM tutorial's features; default adds the genres")  # fmt: skip
+        if source == MOVIELENS:
+            features = st.radio("Features", ["default", "tutorial"], horizontal=True,
+                                help="tutorial: exactly the keras-rs DLRM tutorial's features; default adds the genres")  # fmt: skip
     with right:
         epochs = st.number_input(
             "Epochs (at most; early stopping on validation)", 1, 200, defaults.epochs
@@ -63,7 +120,7 @@ if submitted:
         config = RunConfig(
             model=model,
             task=task,
-            features=features,
+            features=features if source == MOVIELENS else "table",
             hparams=resolve_hparams(model, values),
             train=TrainConfig(
                 epochs=int(epochs),
@@ -72,10 +129,29 @@ if submitted:
                 seed=int(seed),
             ),
         )
-        queued = jobs.submit_trials(config, int(trials), owner=owner)
+        table = spec = None
+        if source == UPLOAD:
+            if upload is None or schema is None:
+                raise RecsysCoreError(
+                    "Upload a CSV or Parquet table first (or pick MovieLens 100K)."
+                )
+            roles, groups = dashboard.schema_choices(schema)
+            user = dashboard.prepare_upload(upload_bytes, upload.name, upload.target, task, roles,
+                                            groups, threshold, access=allowed)  # fmt: skip
+            config = dataclasses.replace(config, dataset="table", data=user.run_data())
+            table, spec = user.table, user.spec
+        queued = dashboard.submit_training(config, int(trials), owner, table, spec, access=allowed)
         st.toast(f"Training {MODELS[model].title} in the background ({len(queued)} job(s)).")
     except RecsysCoreError as exc:
         st.error(str(exc))
+
+
+def waiting_text(ahead: int | None) -> str:
+    if not ahead:
+        return "next to start"
+    return (
+        f"waiting, {ahead} job{'s' if ahead > 1 else ''} ahead ({jobs.max_workers} train at once)"
+    )
 
 
 @st.fragment(run_every=1.0)
@@ -100,8 +176,11 @@ def job_panel() -> None:
             head, button = st.columns([5, 1])
             done = len(job.epochs)
             head.markdown(
-                f"**{MODELS[cfg.model].title}** · {cfg.task} · job `{job.job_id}` · **{job.state}** · "
-                f"epoch {done}/{cfg.train.epochs} · {job.elapsed:.1f} s elapsed"
+                f"**{MODELS[cfg.model].title}** · {cfg.task} · "
+                + (f"{cfg.data['name']} · " if cfg.data.get("name") else "")
+                + f"job `{job.job_id}` · **{job.state}** · "
+                + (f"{waiting_text(jobs.position(job.job_id))} · " if job.state == "queued" else "")
+                + f"epoch {done}/{cfg.train.epochs} · {job.elapsed:.1f} s elapsed"
                 + (f" · ~{job.eta:.0f} s left" if job.state == "running" and job.eta else "")
             )
             if job.active and button.button("Cancel", key=f"cancel_{job.job_id}"):

@@ -5,7 +5,7 @@ import uuid
 import numpy as np
 import streamlit as st
 
-from recsys_core import dashboard
+from recsys_core import access, dashboard
 from recsys_core.data.planted import KINDS, TABLE_DESCRIPTIONS
 from recsys_core.models.registry import MODELS
 from recsys_core.viz.heatmap import heatmap_figure
@@ -20,14 +20,23 @@ st.markdown(
     "AUC**, 1.0 = perfect, 0.5 = chance). On the **control** table there is nothing to find: "
     "every recovered interaction is a false positive."
 )
+allowed = access.from_streamlit()
+if not allowed.may_train:  # a check trains a model
+    st.info(f"Checks are not available here: {allowed.reason}", icon=":material/lock:")
+    st.stop()
 with st.form("trust"):
     left, mid, right = st.columns([3, 3, 2])
     names = sorted(MODELS)
     model = left.selectbox(
         "Model", names, index=names.index("dlrm"), format_func=lambda m: MODELS[m].title
     )
+    short = {"ctr": "CTR-shaped, graded pairs", "dcn": "DCN polynomial", "control": "Control: no interaction"}  # fmt: skip
     table = mid.selectbox(
-        "Planted table", KINDS, index=KINDS.index("ctr"), format_func=TABLE_DESCRIPTIONS.get
+        "Planted table",
+        KINDS,
+        index=KINDS.index("ctr"),
+        format_func=lambda k: short.get(k, k),
+        help="\n\n".join(f"**{short.get(k, k)}**: {TABLE_DESCRIPTIONS[k]}" for k in KINDS),
     )
     task = left.radio(
         "Task", ["regression", "binary"], horizontal=True,
@@ -38,7 +47,9 @@ with st.form("trust"):
     n_rows = right.number_input("Rows", 2_000, 200_000, 10_000, step=2_000)
     submitted = st.form_submit_button("Run the check", type="primary")
 if submitted:
-    dashboard.submit_trust_check(model, table, int(seed), int(n_rows), task, owner=owner)
+    dashboard.submit_trust_check(
+        model, table, int(seed), int(n_rows), task, owner=owner, access=allowed
+    )
 
 
 def show(check) -> None:

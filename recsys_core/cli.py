@@ -25,6 +25,42 @@ def _progress(epochs: int, quiet: bool):
     return bar, on_epoch
 
 
+TABLE_FLAGS = ("target", "categorical", "multi_hot", "continuous", "ignore", "groups",
+               "binary_threshold", "schema_only")  # fmt: skip
+
+
+def _user_table(args: argparse.Namespace):
+    """The ``--data`` table read, typed and checked (a ``UserTable``), or None for ``--dataset``."""
+    given = [f"--{f.replace('_', '-')}" for f in TABLE_FLAGS
+             if getattr(args, f) is not None and getattr(args, f) is not False]  # fmt: skip
+    if args.data is None:
+        if given:
+            raise RecsysCoreError(
+                f"{', '.join(given)}: options for your own table, which needs --data FILE."
+            )
+        return None
+    from recsys_core.data.user_table import load_user_table, read_table
+    from recsys_core.features.infer import parse_groups
+
+    if not args.target:
+        columns = list(read_table(args.data).columns)
+        raise RecsysCoreError(f"--data needs --target COL, the column to predict; {Path(args.data).name!r} has the columns {columns}.")  # fmt: skip
+    roles: dict[str, str] = {}
+    for role, text in (("categorical", args.categorical), ("multi-hot", args.multi_hot),
+                       ("continuous", args.continuous), ("ignore", args.ignore)):  # fmt: skip
+        for col in (c.strip() for c in (text or "").split(",")):
+            if col and roles.setdefault(col, role) != role:
+                raise RecsysCoreError(f"column {col!r} is given two roles ({roles[col]}, {role}).")
+    return load_user_table(
+        args.data,
+        args.target,
+        task=args.task,
+        binary_threshold=args.binary_threshold,
+        roles=roles,
+        groups=parse_groups(args.groups),
+    )
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from recsys_core.models.registry import resolve_hparams
     from recsys_core.runs.store import RunStore
@@ -58,6 +94,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if args.trials < 1:
         raise RecsysCoreError(f"--trials must be >= 1, got {args.trials}.")
+    user = _user_table(args)  # read and checked before anything is trained or saved
+    if user is not None:
+        config = dataclasses.replace(
+            config, dataset="table", features="table", data=user.run_data()
+        )
+        if args.schema_only or not (args.json or args.quiet):
+            out = sys.stdout if args.schema_only else sys.stderr
+            print(f"{user.describe()}\n{user.schema.to_text()}", file=out)
+        if args.schema_only:
+            return 0
+    table, spec = (user.table, user.spec) if user is not None else (None, None)
     store = RunStore(args.runs_dir)
     results, runs = [], []
     for k in range(args.trials):
@@ -65,7 +112,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(config, train=dataclasses.replace(train, seed=args.seed + k))
         bar, on_epoch = _progress(args.epochs, quiet=args.json or args.quiet)
         try:
-            run = train_run(cfg, on_epoch=on_epoch)
+            run = train_run(cfg, table, spec, on_epoch=on_epoch)
         finally:
             bar.close()
         saved = store.save(run)
@@ -83,6 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "epochs_trained": len(run.history.epochs),
                 "best_epoch": run.history.best_epoch,
                 "data_source": run.data_source,
+                **({"data": {k: cfg.data[k] for k in ("name", "rows", "target")}} if user else {}),
             }
         )
         if not args.json:
@@ -140,6 +188,20 @@ def cmd_interactions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from recsys_core.runs.store import RunStore
+    from recsys_core.viz.export import export_run
+
+    run = RunStore(args.runs_dir).open(args.run)
+    out = args.out or f"{args.run}.{'report.html' if args.format == 'report' else args.format}"
+    path = export_run(
+        run, args.format, out, method=args.method, view=args.view, layer=args.layer,
+        head=args.head, row=args.row, order=args.order,
+    )  # fmt: skip
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from recsys_core.data.movielens import load_movielens_100k
 
@@ -166,6 +228,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default="regression", choices=TASKS)
     p.add_argument("--features", default="default", choices=("default", "tutorial"),
                    help="MovieLens feature preset: tutorial = the keras-rs DLRM tutorial's features")  # fmt: skip
+    t = p.add_argument_group("your own table (instead of --dataset; column roles are inferred unless given)")  # fmt: skip
+    t.add_argument("--data", metavar="FILE", help="a .csv / .tsv (UTF-8) or .parquet table, one row per example")  # fmt: skip
+    t.add_argument("--target", metavar="COL", help="the column to predict (never a feature)")
+    t.add_argument("--categorical", metavar="COLS", help="comma-separated columns to embed as categories")  # fmt: skip
+    t.add_argument("--multi-hot", metavar="COLS", help="columns holding lists or 'a|b|c' items")
+    t.add_argument("--continuous", metavar="COLS", help="numeric columns (standardised)")
+    t.add_argument("--ignore", metavar="COLS", help="columns to leave out")
+    t.add_argument("--groups", metavar="SPEC", help="field groups for the heatmap axes, e.g. 'user:user_id,age;item:item_id' (default: all context)")  # fmt: skip
+    t.add_argument("--binary-threshold", type=float, default=None, metavar="X",
+                   help="--task binary: label = target >= X (default: the target already is 0/1)")  # fmt: skip
+    t.add_argument("--schema-only", action="store_true", help="print the column roles (and why) and stop")  # fmt: skip
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--learning-rate", type=float, default=d.learning_rate)
@@ -211,6 +284,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="file to write (default: standard output)")
     p.add_argument("--runs-dir", default=None)
     p.set_defaults(func=cmd_interactions)
+
+    p = sub.add_parser(
+        "export", help="write a run's map as png/svg/pdf/html/csv/json, or its whole HTML report"
+    )
+    p.add_argument("run", help="run id (see `recsys-core runs`)")
+    p.add_argument(
+        "--format", default="report", choices=("png", "svg", "pdf", "html", "csv", "json", "report")
+    )
+    p.add_argument(
+        "--out", default=None, help="file to write (default: RUN.FORMAT in the current folder)"
+    )
+    p.add_argument("--method", default="native", choices=("native", "tii", "archipelago"),
+                   help="native (falls back to tii for models without a native view), tii, archipelago")  # fmt: skip
+    p.add_argument("--view", default=None, help="native view name")
+    p.add_argument("--layer", type=int, default=None)
+    p.add_argument("--head", type=int, default=None)
+    p.add_argument("--row", type=int, default=None)
+    p.add_argument("--order", default="group", choices=("given", "group", "strength"))
+    p.add_argument("--runs-dir", default=None)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("data", help="fetch and verify MovieLens 100K into the local cache")
     p.add_argument(

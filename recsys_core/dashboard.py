@@ -5,16 +5,36 @@ Pages only lay out what these functions return; everything here is plain ``recsy
 
 from __future__ import annotations
 
+import hashlib
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from recsys_core.access import Access, server_side
+from recsys_core.analysis.compare import difference, on_common_fields
+from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.analysis.native import NativeView, ViewResult, native_views
+from recsys_core.analysis.native.cross import (
+    CrossSpectrum,
+    CrossStructure,
+    FullCrossMatrix,
+    cross_spectrum,
+    cross_structure,
+    expert_block_norms,
+    full_cross_matrix,
+)
+from recsys_core.analysis.pair_detail import PairDetail, pair_detail
 from recsys_core.analysis.views import METHOD_TITLES, available_methods, interaction_matrix
+from recsys_core.data.user_table import UserTable, build_user_table, read_table
+from recsys_core.errors import RecsysCoreError
+from recsys_core.features.infer import InferredSchema, infer_schema, suggest_target
 from recsys_core.runs.store import RunStore, SavedRun
 from recsys_core.training.jobs import Job, JobManager
+from recsys_core.training.pipeline import RunConfig
 
 
 @lru_cache(maxsize=1)
@@ -27,6 +47,38 @@ def store() -> RunStore:
     return job_manager().store
 
 
+def _require(access: Access | None, action: str) -> None:
+    """Refuse ``action`` unless ``access`` (default: a caller with no session) allows it; pages pass
+    their session's :func:`recsys_core.access.from_streamlit`, so a crafted request cannot train."""
+    (access if access is not None else server_side()).require(action)
+
+
+def submit_training(
+    config: RunConfig,
+    trials: int = 1,
+    owner: str = "",
+    table=None,
+    spec=None,
+    access: Access | None = None,
+) -> list[Job]:
+    """Queue ``trials`` runs of ``config`` in the shared pool, if ``access`` may train."""
+    _require(access, "train")
+    return job_manager().submit_trials(config, trials, owner=owner, table=table, spec=spec)
+
+
+def queue_position(job: Job) -> int | None:
+    """How many jobs run or wait ahead of a queued ``job`` (None once it runs)."""
+    return job_manager().position(job.job_id)
+
+
+def delete_run(run_id: str, access: Access | None = None) -> None:
+    """Delete a saved run for everyone (atomic: renamed away first), if ``access`` may delete."""
+    _require(access, "delete")
+    store().delete(run_id)
+    for cache in (_cached_run, _cached_matrix, _cached_pair, _cached_grid):
+        cache.cache_clear()
+
+
 def runs_table() -> pd.DataFrame:
     """Saved runs with readable columns, newest first."""
     frame = store().list()
@@ -34,7 +86,7 @@ def runs_table() -> pd.DataFrame:
         return frame
     if "error" in frame:
         frame = frame[frame["error"].isna()].drop(columns="error")
-    cols = [c for c in ("run_id", "model", "task", "test_rmse", "test_mae", "test_auc", "test_log_loss",
+    cols = [c for c in ("run_id", "model", "task", "dataset", "test_rmse", "test_mae", "test_auc", "test_log_loss",
                         "params", "epochs", "train_seconds", "created") if c in frame]  # fmt: skip
     return frame[cols]
 
@@ -77,6 +129,17 @@ def run_matrix(
     return _cached_matrix(run_id, method, row, view, layer, head, _mtime(run_id))
 
 
+@lru_cache(maxsize=64)
+def _cached_pair(run_id: str, a: str, b: str, mtime: float) -> PairDetail:
+    run = _cached_run(run_id, mtime)
+    return pair_detail(run.model, run.preprocessor, run.holdout(), (a, b))
+
+
+def run_pair_detail(run_id: str, a: str, b: str) -> PairDetail:
+    """The pair's signed contributions over the run's held-out rows (cached per run and pair)."""
+    return _cached_pair(run_id, a, b, _mtime(run_id))
+
+
 def run_native_views(run_id: str) -> list[NativeView]:
     """The native views of the run's model, primary first."""
     return native_views(open_run(run_id).model)
@@ -106,9 +169,13 @@ def submit_trust_check(
     n_rows: int = 20_000,
     task: str = "regression",
     owner: str = "",
+    access: Access | None = None,
 ) -> Job:
-    """Queue a planted-interaction check (``analysis.planted_check``) in the shared job pool."""
+    """Queue a planted-interaction check (``analysis.planted_check``) in the shared job pool, if
+    ``access`` may train (a check trains a model)."""
     from functools import partial
+
+    _require(access, "train")
 
     from recsys_core.analysis.validation import planted_check
 
@@ -116,3 +183,213 @@ def submit_trust_check(
     work = partial(planted_check, model, table, seed=seed, n_rows=n_rows, task=task)
     label = f"{model} on planted {table}, {task}, {n_rows:,} rows (seed {seed})"
     return job_manager().submit_call(label, work, owner)
+
+
+# --- Train page, "Upload a table": the upload path as plain functions of the file's bytes and name ---
+
+
+@dataclass
+class UploadPreview:
+    """An uploaded table as read, the target (given or suggested) and the inferred schema."""
+
+    name: str
+    frame: pd.DataFrame
+    target: str
+    schema: InferredSchema
+
+    def editable_schema(self) -> pd.DataFrame:
+        """The schema without the target row: what the page lets the user edit (role, group)."""
+        table = self.schema.table
+        return table[table["role"] != "target"].reset_index(drop=True)
+
+
+@lru_cache(maxsize=2)
+def _read_upload(name: str, data: bytes) -> pd.DataFrame:
+    return read_table(data, name=name)
+
+
+def inspect_upload(
+    data: bytes, name: str, target: str | None = None, access: Access | None = None
+) -> UploadPreview:
+    """Read an uploaded CSV / Parquet file (cached) and infer its schema for predicting ``target``
+    (default: a column named like a label, else the last column), if ``access`` may upload."""
+    _require(access, "upload")
+    df = _read_upload(name, data)
+    target = target if target in df.columns else suggest_target(df)
+    return UploadPreview(name, df, target, _upload_schema(name, data, target))
+
+
+@lru_cache(maxsize=4)
+def _upload_schema(name: str, data: bytes, target: str) -> InferredSchema:
+    return infer_schema(_read_upload(name, data), target)
+
+
+def prepare_upload(
+    data: bytes,
+    name: str,
+    target: str,
+    task: str = "regression",
+    roles: dict[str, str] | None = None,
+    groups: dict[str, str] | None = None,
+    binary_threshold: float | None = None,
+    access: Access | None = None,
+) -> UserTable:
+    """The uploaded table checked and prepared with the roles the user confirmed, ready to train
+    (if ``access`` may upload)."""
+    _require(access, "upload")
+    df = _read_upload(name, data)
+    out = build_user_table(df, target, task, binary_threshold, roles, groups, name=name)
+    out.info["sha256"] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+def schema_choices(edited: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """(roles, groups) from the page's edited schema table."""
+    roles = dict(zip(edited["column"], edited["role"].fillna("ignore"), strict=True))
+    groups = {
+        c: g
+        for c, g, r in zip(edited["column"], edited["group"], edited["role"], strict=True)
+        if isinstance(g, str) and g and g != "context" and r != "ignore"
+    }
+    return roles, groups
+
+
+def run_data(run_id: str) -> dict:
+    """What a run recorded about its data (a user's table: file name, rows, target, schema)."""
+    return dict(open_run(run_id).meta.get("config", {}).get("data") or {})
+
+
+def compare_runs(
+    run_a: str, run_b: str, method: str = "tii", view: str | None = None, order: str = "group"
+) -> tuple[InteractionMatrix, InteractionMatrix, InteractionMatrix]:
+    """Two runs' matrices on the fields they share, in run A's ``order``, and their difference."""
+    first = run_matrix(run_a, method, view=view)
+    second = run_matrix(run_b, method, view=view)
+    if not isinstance(first, InteractionMatrix) or not isinstance(second, InteractionMatrix):
+        raise RecsysCoreError("per-field views have no field x field matrix to compare.")
+    a, b = on_common_fields(first.ordered(order), second)
+    return a, b, difference(a, b)
+
+
+def common_methods(run_a: str, run_b: str) -> dict[str, str]:
+    """Methods both runs support (native only when they share a native view name)."""
+    shared = [m for m in run_methods(run_a) if m in run_methods(run_b)]
+    return {m: METHOD_TITLES[m] for m in shared}
+
+
+def common_native_views(run_a: str, run_b: str) -> list[str]:
+    names_b = {v.name for v in run_native_views(run_b)}
+    return [v.name for v in run_native_views(run_a) if v.name in names_b and v.shape == "matrix"]
+
+
+def search_holdout(run_id: str, text: str, limit: int = 50) -> pd.DataFrame:
+    """Held-out rows whose id columns equal ``text`` or whose text columns contain it
+    (case-insensitive), indexed by their held-out row number (what per-row views take)."""
+    rows = open_run(run_id).holdout()
+    needle = text.strip().lower()
+    if not needle:
+        return rows.head(limit)
+    hit = pd.Series(False, index=rows.index)
+    for col in rows.columns:
+        is_id = col.endswith("_id")
+        if not is_id and rows[col].dtype.kind in "biufcmM":
+            continue  # ratings, ages, timestamps: a substring match there is noise
+        cells = (
+            rows[col]
+            .map(
+                lambda v: (
+                    " ".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else str(v)
+                )
+            )
+            .str.lower()
+        )
+        hit |= (cells == needle) if is_id else cells.str.contains(needle, regex=False)
+    return rows[hit].head(limit)
+
+
+def attention_runs() -> list[str]:
+    """Runs whose model has an attention view (AutoInt's self-attention, AFM's pair attention)."""
+    from recsys_core.analysis.native.base import view_names_of_class
+    from recsys_core.models.registry import MODELS
+
+    frame = runs_table()
+    if frame.empty:
+        return []
+    return [
+        run_id
+        for run_id, model in zip(frame["run_id"], frame["model"], strict=True)
+        if model in MODELS and "attention" in view_names_of_class(MODELS[model].cls)
+    ]
+
+
+@lru_cache(maxsize=32)
+def _cached_grid(run_id: str, row: int | None, mtime: float) -> list[InteractionMatrix]:
+    from recsys_core.analysis.native.attention import attention_grid
+
+    run = _cached_run(run_id, mtime)
+    return attention_grid(run.model, run.preprocessor, run.holdout(), row=row)
+
+
+def run_attention_grid(run_id: str, row: int | None = None) -> list[InteractionMatrix]:
+    """Every layer x head attention map of an AutoInt run, averaged or for held-out row ``row``."""
+    return _cached_grid(run_id, row, _mtime(run_id))
+
+
+# --- Cross weights page: DCN / DCN-V2 runs, their cross layers, full |W|, spectra, experts ---
+
+
+def cross_runs() -> list[str]:
+    """Runs whose model has a cross network (DCN, DCN-V2 and its keras-io presets, DCN-Mix)."""
+    from recsys_core.analysis.native.base import view_names_of_class
+    from recsys_core.models.registry import MODELS
+
+    frame = runs_table()
+    if frame.empty:
+        return []
+    return [
+        run_id
+        for run_id, model in zip(frame["run_id"], frame["model"], strict=True)
+        if model in MODELS and "cross_data" in view_names_of_class(MODELS[model].cls)
+    ]
+
+
+def run_cross_structure(run_id: str) -> CrossStructure:
+    """The run's cross network: parametrisation, number of layers, width d, rank, diag_scale."""
+    return cross_structure(open_run(run_id).model)
+
+
+def run_cross_layers(run_id: str, view: str) -> list[ViewResult]:
+    """The native cross view ``view`` for every cross layer of the run (cached per layer)."""
+    layers = run_cross_structure(run_id).layers
+    return [run_matrix(run_id, "native", view=view, layer=k) for k in range(layers)]
+
+
+@lru_cache(maxsize=16)
+def _cached_full_cross(run_id: str, layer: int, mtime: float) -> FullCrossMatrix:
+    return full_cross_matrix(_cached_run(run_id, mtime).model, layer)
+
+
+def run_full_cross(run_id: str, layer: int) -> FullCrossMatrix:
+    """One cross layer's d x d |W| with its field blocks (refused above d = FULL_LIMIT)."""
+    return _cached_full_cross(run_id, int(layer), _mtime(run_id))
+
+
+@lru_cache(maxsize=16)
+def _cached_spectrum(run_id: str, mtime: float) -> CrossSpectrum:
+    return cross_spectrum(_cached_run(run_id, mtime).model)
+
+
+def run_cross_spectrum(run_id: str) -> CrossSpectrum:
+    """Singular values of every cross layer's W (from the factors for low-rank layers)."""
+    return _cached_spectrum(run_id, _mtime(run_id))
+
+
+@lru_cache(maxsize=16)
+def _cached_experts(run_id: str, layer: int, mtime: float) -> list[InteractionMatrix]:
+    run = _cached_run(run_id, mtime)
+    return expert_block_norms(run.model, layer, run.preprocessor)
+
+
+def run_expert_blocks(run_id: str, layer: int) -> list[InteractionMatrix]:
+    """DCN-Mix: each expert's block norms of cross layer ``layer`` (gate-free, linearised)."""
+    return _cached_experts(run_id, int(layer), _mtime(run_id))

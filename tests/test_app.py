@@ -19,8 +19,9 @@ APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 def store_at(monkeypatch):
     def use(path):
         monkeypatch.setenv("RECSYS_CORE_RUNS", str(path))
-        dashboard.job_manager.cache_clear()
-        dashboard._cached_matrix.cache_clear()
+        for cache in (dashboard.job_manager, dashboard._cached_matrix, dashboard._cached_run,
+                      dashboard._cached_pair):  # fmt: skip
+            cache.cache_clear()
 
     yield use
     dashboard.job_manager.cache_clear()
@@ -59,15 +60,36 @@ def test_interactions_page_draws_the_analysis_numbers(store_at, saved, runs_dir,
     at = _page("interactions", run=saved.run_id)
     assert at.selectbox[0].value == saved.run_id
     specs = _plotly_specs(at)
-    assert len(specs) == 1
-    heat = specs[0]["data"][0]
+    heat, cells = specs[0]["data"]
     expected = interaction_matrix(RunStore(runs_dir).open(saved.run_id)).ordered("group")
     assert (
         heat["type"] == "heatmap" and heat["x"] == expected.fields and heat["y"] == expected.fields
     )
     np.testing.assert_allclose(plotly_array(heat["z"]), expected.values, rtol=1e-6, equal_nan=True)
+    # The transparent click layer covers every computed cell and carries its value on hover.
+    finite = np.isfinite(expected.values)
+    assert cells["type"] == "scatter" and len(cells["x"]) == finite.sum()
+    assert cells["marker"]["opacity"] == 0 and "hovertemplate" in cells
     assert any("held-out rows" in c.value for c in at.caption)
     assert at.query_params["run"] == [saved.run_id] or at.query_params["run"] == saved.run_id
+    # The pair detail opens on the strongest pair, with the analysis' numbers.
+    a, b = expected.strongest_pairs()[0]
+    assert at.selectbox(key="pair").value == f"{a} × {b}"
+    detail = dashboard.run_pair_detail(saved.run_id, a, b)
+    combos = next(
+        s for s in specs if "strongest value combinations" in s["layout"]["title"]["text"]
+    )
+    np.testing.assert_allclose(
+        plotly_array(combos["data"][0]["x"]), detail.strongest(10)["mean"], rtol=1e-6
+    )
+    assert at.query_params["pair"] in (f"{a}~{b}", [f"{a}~{b}"])
+
+
+def test_interactions_page_opens_the_pair_named_in_the_url(store_at, saved, runs_dir):
+    store_at(runs_dir)
+    a, b = saved.meta["fields"][-1], saved.meta["fields"][0]
+    at = _page("interactions", run=saved.run_id, pair=f"{b}~{a}")
+    assert at.selectbox(key="pair").value in (f"{a} × {b}", f"{b} × {a}")
 
 
 def test_interactions_page_switches_to_tii_through_the_url(store_at, saved, runs_dir, plotly_array):
@@ -130,3 +152,76 @@ def test_home_shows_the_committed_leaderboard(store_at, tmp_path):
     assert len(shown) == 1
     assert shown[0]["model"].tolist() == published["model"].tolist()
     np.testing.assert_allclose(shown[0]["rmse_mean"], published["rmse_mean"])
+
+
+def _upload_csv() -> bytes:
+    from recsys_core.data import synthetic_ratings
+
+    df = synthetic_ratings(n_rows=300, n_users=20, n_movies=25, seed=4)
+    df["movie_genres"] = df["movie_genres"].map("|".join)
+    df["row_id"] = range(len(df))
+    return df.drop(columns=["movie_title"]).to_csv(index=False).encode()
+
+
+def test_train_page_shows_the_inferred_schema_of_an_upload_and_queues_it(
+    store_at, tmp_path, monkeypatch
+):
+    from recsys_core.training import jobs as jobs_module
+    from recsys_core.training.engine import TrainingCancelled
+
+    seen = {}
+
+    def spy(config, table=None, spec=None, **kwargs):  # training itself is covered by test_cli
+        seen.update(config=config, table=table, spec=spec)
+        raise TrainingCancelled("spy")
+
+    monkeypatch.setattr(jobs_module, "train_run", spy)
+    store_at(tmp_path)
+    at = _page("train")
+    at.radio(key="data_source").set_value("Upload a table").run()
+    assert any("Upload a table" in i.value for i in at.info)
+    at.file_uploader[0].set_value(("ratings.csv", _upload_csv(), "text/csv")).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="upload_target").value == "user_rating"  # a label-like name
+    schema = at.data_editor[0].value.set_index("column")
+    assert "user_rating" not in schema.index  # the target is never a feature
+    assert schema.loc["movie_genres", "role"] == "multi-hot"
+    assert schema.loc["user_occupation_text", "role"] == "categorical"
+    assert schema.loc["timestamp", "role"] == "continuous"
+    assert schema.loc["row_id", "role"] == "ignore" and "row key" in schema.loc["row_id", "reason"]
+    assert not [r for r in at.radio if r.label == "Features"]  # MovieLens presets are hidden
+    next(w for w in at.number_input if w.label.startswith("Epochs")).set_value(1)
+    at.button[0].click()
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    job = dashboard.job_manager().wait(dashboard.job_manager().jobs()[0].job_id, timeout=60)
+    assert job.state == "cancelled" and job.table is None  # the table is released after the job
+    config, table, spec = seen["config"], seen["table"], seen["spec"]
+    assert config.dataset == "table" and config.data["name"] == "ratings.csv"
+    assert config.data["rows"] == len(table) == 300
+    assert spec.multi_hot == ("movie_genres",) and "row_id" not in table
+    assert table["movie_genres"].map(type).eq(list).all()
+
+
+def test_train_page_reports_an_unreadable_upload(store_at, tmp_path):
+    store_at(tmp_path)
+    at = _page("train")
+    at.radio(key="data_source").set_value("Upload a table").run()
+    at.file_uploader[0].set_value(("bad.csv", "a,b\nJosé,1\n".encode("latin-1"), "text/csv"))
+    at.run()
+    assert any("not UTF-8" in e.value for e in at.error)
+    assert not at.data_editor
+
+
+def test_upload_helpers_take_bytes_and_a_name():
+    preview = dashboard.inspect_upload(_upload_csv(), "ratings.csv")
+    assert preview.target == "user_rating"
+    edited = preview.editable_schema()
+    edited.loc[edited["column"] == "user_id", "group"] = "user"
+    edited.loc[edited["column"] == "timestamp", "role"] = "ignore"
+    roles, groups = dashboard.schema_choices(edited)
+    user = dashboard.prepare_upload(_upload_csv(), "ratings.csv", "user_rating", "binary", roles,
+                                    groups, binary_threshold=4)  # fmt: skip
+    assert user.spec.groups == {"user_id": "user"} and "timestamp" not in user.spec.continuous
+    assert set(user.table["user_rating"].unique()) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+    assert user.run_data()["name"] == "ratings.csv" and user.spec.binary_threshold == 4

@@ -139,3 +139,100 @@ def test_interactions_can_be_ordered_by_group(saved, runs_dir, capsys):
     fields = capsys.readouterr().out.splitlines()[0].split(",")[1:]
     assert fields[:4] == ["user_gender", "user_zip_code", "user_occupation_text", "user_id"]
     assert fields[4:] == ["movie_id", "movie_genres", "continuous"]
+
+
+def _user_table_file(tmp_path, suffix):
+    """A small table of the user's own: strings, ids, a multi-hot column, a 0/1 target."""
+    from recsys_core.data import synthetic_ratings
+
+    df = synthetic_ratings(n_rows=400, n_users=20, n_movies=25, seed=3)
+    df["clicked"] = (df["user_rating"] >= 4).astype(int)
+    df = df.drop(columns=["user_rating", "movie_title", "bucketized_user_age"])
+    path = tmp_path / f"clicks{suffix}"
+    if suffix == ".csv":
+        df["movie_genres"] = df["movie_genres"].map("|".join)
+        df.to_csv(path, index=False)
+    else:
+        df.to_parquet(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(("suffix", "model"), [(".csv", "dlrm"), (".parquet", "fm")])
+def test_train_on_your_own_table_then_tii(tmp_path, capsys, suffix, model):
+    path, runs = _user_table_file(tmp_path, suffix), tmp_path / "runs"
+    argv = ["train", "--data", str(path), "--target", "clicked", "--task", "binary", "--model", model,
+            "--groups", "user:user_id,user_gender;item:movie_id,movie_genres", "--epochs", "1",
+            "--batch-size", "256", "--runs-dir", str(runs), "--json"]  # fmt: skip
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["data"] == {"name": path.name, "rows": 400, "target": "clicked"}
+    meta = json.loads((runs / result["run_id"] / "run.json").read_text())
+    data = meta["config"]["data"]
+    assert meta["dataset"] == "table" and meta["data_source"] == path.name
+    roles = {r["column"]: r["role"] for r in data["schema"]}
+    assert roles["movie_genres"] == "multi-hot" and roles["clicked"] == "target"
+    assert data["spec"]["groups"]["movie_genres"] == "item"
+    assert main(["runs", "--runs-dir", str(runs), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed[0]["dataset"] == path.name
+    out = tmp_path / "tii.json"
+    argv = [
+        "interactions",
+        result["run_id"],
+        "--method",
+        "tii",
+        "--format",
+        "json",
+        "--out",
+        str(out),
+    ]
+    assert main([*argv, "--runs-dir", str(runs)]) == 0
+    tii = json.loads(out.read_text())
+    assert "movie_genres" in tii["fields"] and "clicked" not in tii["fields"]
+    assert tii["groups"]["user_id"] == "user"
+
+
+def test_schema_only_prints_the_roles(tmp_path, capsys):
+    path = _user_table_file(tmp_path, ".csv")
+    argv = ["train", "--data", str(path), "--target", "clicked", "--continuous", "user_zip_code"]
+    assert main([*argv, "--schema-only", "--runs-dir", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "clicks.csv: 400 rows" in out and "'|'-separated items" in out
+    assert "given (inferred" in out
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--target", "nope"], "'nope' is not in the table"),
+        (["--target", "clicked", "--continuous", "user_occupation_text"], "'user_occupation_text'"),
+        (["--target", "timestamp", "--task", "binary"], "is not binary"),
+        (
+            [
+                "--target",
+                "clicked",
+                "--model",
+                "afm",
+                "--ignore",
+                "movie_id,user_zip_code,"
+                "user_occupation_text,user_gender,movie_genres,raw_user_age,timestamp",
+            ],
+            "afm cannot be built",
+        ),  # fmt: skip
+        (["--categorical", "user_id"], "needs --target COL"),
+    ],
+)
+def test_a_failing_train_on_a_table_leaves_the_store_unchanged(tmp_path, capsys, extra, message):
+    path, runs = _user_table_file(tmp_path, ".csv"), tmp_path / "runs"
+    (runs / "keep-me").mkdir(parents=True)
+    before = sorted(p.name for p in runs.rglob("*"))
+    argv = ["train", "--data", str(path), *extra, "--epochs", "1", "--runs-dir", str(runs)]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in runs.rglob("*")) == before
+
+
+def test_table_flags_need_data(tmp_path, capsys):
+    assert main(["train", "--target", "y", "--runs-dir", str(tmp_path)]) == 2
+    assert "--target: options for your own table" in capsys.readouterr().err

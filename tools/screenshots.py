@@ -22,11 +22,13 @@ def shoot(base: str, out: Path, pages: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # Streamlit scrolls inside its own container, so full_page cannot grow past the viewport:
+        # a tall viewport captures the whole page.
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
         for name in pages:
             page.goto(f"{base}/{name}")
             page.wait_for_selector("[data-testid='stApp'] h1", timeout=60_000)
-            if name.startswith("interactions"):
+            if name.startswith(("interactions", "attention", "compare")):
                 page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=60_000)
             elif name.startswith("train"):
                 page.get_by_role("button", name="Start training").wait_for(timeout=60_000)

@@ -100,6 +100,13 @@ class InteractionMatrix:
             extra={k: permuted(v) for k, v in self.extra.items()},
         )
 
+    def strongest_pairs(self) -> list[tuple[str, str]]:
+        """Every unordered field pair, strongest |value| first (NaN cells last)."""
+        iu, ju = np.triu_indices(len(self.fields), k=1)
+        strength = np.abs(self.values[iu, ju])
+        order = np.argsort(-np.where(np.isnan(strength), -np.inf, strength), kind="stable")
+        return [(self.fields[iu[k]], self.fields[ju[k]]) for k in order]
+
     def within_group(self) -> np.ndarray:
         """``(F, F)`` bool: both fields belong to the same group. In MovieLens, user attributes are
         functions of user_id (and movie attributes of movie_id), so such cells measure redundancy

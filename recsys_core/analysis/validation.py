@@ -27,15 +27,18 @@ def recovery_auc(
 ) -> float:
     """ROC-AUC of ranking the true pairs above the other off-diagonal pairs by the matrix values.
 
-    Uses the upper triangle (i < j); pairs are unordered, given by field names (or indices when
-    ``matrix`` is an array without ``fields``). Ties count one half, NaN values rank lowest. NaN
-    when there is no true pair or no other pair.
+    Pairs are unordered, given by field names (or indices when ``matrix`` is an array without
+    ``fields``); each pair scores (|m_ij| + |m_ji|) / 2, so directed maps (cross weights, attention)
+    count both directions. Ties count one half, NaN values rank lowest. NaN when there is no true
+    pair or no other pair.
     """
     if isinstance(matrix, InteractionMatrix):
         values, names = matrix.values, list(matrix.fields)
     else:
         values = np.asarray(matrix, dtype=float)
         names = list(fields) if fields is not None else list(range(len(values)))
+    values = np.abs(values)
+    values = (values + values.T) / 2.0
     index = {f: k for k, f in enumerate(names)}
     truth = set()
     for a, b in true_pairs:
@@ -152,7 +155,9 @@ def planted_check(
     for view in native_views(run.model):
         if view.shape != "matrix":
             continue
-        result = view.compute(run.model, run.preprocessor, run.holdout)  # first layer/head
+        # first layer/head; views that rebuild the initial model need the run's training seed
+        seed_kw = {"seed": train.seed} if view.needs_seed else {}
+        result = view.compute(run.model, run.preprocessor, run.holdout, **seed_kw)
         if list(result.fields) == list(truth_matrix.fields):
             native[view.name] = result
     scores = predict_scores(run.model, run.preprocessor.transform(run.holdout))

@@ -68,7 +68,11 @@ def interaction_matrix(
                     f"{', '.join(v.name for v in native_views(run.model) if v.per_row) or 'none'}."
                 )
             row = _check_row(row, len(rows))
-        result = chosen.compute(run.model, run.preprocessor, rows, layer=layer, head=head, row=row)
+        # Views comparing with the initial weights rebuild them under the run's training seed.
+        seed = {"seed": run.config.train.seed} if chosen.needs_seed else {}
+        result = chosen.compute(
+            run.model, run.preprocessor, rows, layer=layer, head=head, row=row, **seed
+        )
         result.extra.setdefault("view", chosen.name)
         if row is not None:
             result.extra["row_index"] = row

@@ -22,6 +22,13 @@ class EmbeddingBagCollection(keras.layers.Layer):
     embedding_dim)`` vectors in table order. Unlike torchrec, bags come as padded dense ids rather
     than a KeyedJaggedTensor, which keeps shapes static for ``jax.jit``.
 
+    ``batch_l2`` (λ) adds, through ``add_loss``, the L2 penalty of the rows each call looks up:
+    λ · mean over the batch of Σ_f pool_k ‖E_f[ids[k]]‖² (pool as above, padding masked out). Rows
+    are penalised as often as they occur, as in SGD matrix factorisation, unlike
+    ``embeddings_regularizer``, which penalises whole tables once per step. A call replaces the
+    penalty of the layer's previous call, so a model that looks up the same inputs twice in one
+    forward pass is penalised once.
+
     Reference: torchrec ``EmbeddingBagCollection``; DLRM (Naumov et al., 2019, arXiv:1906.00091).
     """
 
@@ -32,9 +39,12 @@ class EmbeddingBagCollection(keras.layers.Layer):
         pooling: str = "mean",
         embeddings_initializer: Any = "uniform",
         embeddings_regularizer: Any = None,
+        batch_l2: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if float(batch_l2) < 0:
+            raise ValueError(f"batch_l2 must be >= 0, got {batch_l2!r}.")
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
         if int(embedding_dim) < 1:
@@ -50,6 +60,7 @@ class EmbeddingBagCollection(keras.layers.Layer):
         self.tables = [{"name": t["name"], "vocab_size": int(t["vocab_size"])} for t in tables]
         self.embedding_dim = int(embedding_dim)
         self.pooling = pooling
+        self.batch_l2 = float(batch_l2)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
         self.embeddings = {
@@ -77,20 +88,31 @@ class EmbeddingBagCollection(keras.layers.Layer):
         missing = [n for n in self.names if n not in inputs]
         if missing:
             raise ValueError(f"EmbeddingBagCollection is missing inputs for fields {missing}.")
-        out = []
+        out, penalty = [], []
         for name in self.names:
             ids = ops.cast(inputs[name], "int32")
             vectors = self.embeddings[name](ids)
+            squares = ops.sum(ops.square(vectors), axis=-1) if self.batch_l2 else None
             if len(ids.shape) == 2:
-                mask = ops.cast(ops.not_equal(ids, 0), vectors.dtype)[..., None]
-                vectors = ops.sum(vectors * mask, axis=1)
+                mask = ops.cast(ops.not_equal(ids, 0), vectors.dtype)
+                vectors = ops.sum(vectors * mask[..., None], axis=1)
+                if squares is not None:
+                    squares = ops.sum(squares * mask, axis=1)
                 if self.pooling == "mean":
-                    vectors = vectors / ops.maximum(ops.sum(mask, axis=1), 1.0)
+                    count = ops.maximum(ops.sum(mask, axis=1), 1.0)
+                    vectors = vectors / count[:, None]
+                    if squares is not None:
+                        squares = squares / count
             elif len(ids.shape) != 1:
                 raise ValueError(
                     f"field {name!r}: ids must have rank 1 or 2, got shape {ids.shape}."
                 )
             out.append(vectors)
+            if squares is not None:
+                penalty.append(ops.mean(squares))
+        if penalty:
+            self._clear_losses()  # one penalty per forward pass, however often the model looks up
+            self.add_loss(self.batch_l2 * sum(penalty[1:], penalty[0]))
         return out
 
     def compute_output_spec(self, inputs: dict[str, Any]) -> list[Any]:
@@ -103,6 +125,7 @@ class EmbeddingBagCollection(keras.layers.Layer):
             "tables": self.tables,
             "embedding_dim": self.embedding_dim,
             "pooling": self.pooling,
+            "batch_l2": self.batch_l2,
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
         }

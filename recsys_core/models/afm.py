@@ -10,7 +10,6 @@ from keras import ops
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.afm_layer import AFMLayer
-from recsys_core.layers.linear_terms import LinearTerms
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.fm import LINEAR_L2
 from recsys_core.models.registry import EMB_L2, EMBEDDING, HParam, ModelEntry, register
@@ -46,9 +45,7 @@ class AFM(InteractionModel):
         self.attention_factor = int(attention_factor)
         self.attention_l2 = float(attention_l2)
         self.afm_dropout = float(afm_dropout)
-        self.linear = LinearTerms(
-            self.tables, self.num_continuous, self.pooling, self.linear_l2, name="linear"
-        )
+        self.linear = self.linear_terms(self.linear_l2)
         self.afm = AFMLayer(
             self.attention_factor, self.attention_l2, self.afm_dropout, seed=None, name="afm"
         )

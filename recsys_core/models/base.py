@@ -9,7 +9,11 @@ import numpy as np
 from keras import ops
 
 from recsys_core.features.spec import CONTINUOUS_FIELD
+from recsys_core.layers.batch_l2 import BatchL2
 from recsys_core.layers.embedding_bag_collection import EmbeddingBagCollection
+from recsys_core.layers.linear_terms import LinearTerms
+
+L2_MODES = ("table", "batch")
 
 
 class InteractionModel(keras.Model):
@@ -28,6 +32,11 @@ class InteractionModel(keras.Model):
     The output is one unbounded score per row: the rating for regression, the logit for a binary
     task (the engine applies the sigmoid inside the loss). ``output_bias`` starts it at the training
     mean (or log-odds); ``output_bias_initializer()`` gives the initializer for the last layer.
+
+    ``embedding_l2`` is applied per ``embedding_l2_mode``: ``"table"`` penalises every row of the
+    tables once per step (a Keras regulariser); ``"batch"`` penalises the rows each batch looks up,
+    λ · mean over rows of Σ_f ‖e_f‖², so frequent users and movies are held back as often as they
+    are fitted (SGD matrix factorisation's regularisation; ``EmbeddingBagCollection.batch_l2``).
     """
 
     uses_continuous_projection = True
@@ -40,9 +49,15 @@ class InteractionModel(keras.Model):
         embedding_l2: float = 0.0,
         pooling: str = "mean",
         output_bias: float = 0.0,
+        embedding_l2_mode: str = "table",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if embedding_l2_mode not in L2_MODES:
+            raise ValueError(
+                f"embedding_l2_mode must be one of {L2_MODES}, got {embedding_l2_mode!r}."
+            )
+        self.embedding_l2_mode = embedding_l2_mode
         self.tables = [dict(t) for t in tables]
         self.continuous = [str(c) for c in continuous]
         self.embedding_dim = int(embedding_dim)
@@ -53,13 +68,35 @@ class InteractionModel(keras.Model):
             self.tables,
             self.embedding_dim,
             pooling=pooling,
-            embeddings_regularizer=keras.regularizers.L2(embedding_l2) if embedding_l2 else None,
+            embeddings_regularizer=self.l2_regularizer(self.embedding_l2),
+            batch_l2=self.batch_l2(self.embedding_l2),
             name="embedding",
         )
         self.continuous_projection = (
             keras.layers.Dense(self.embedding_dim, name="continuous_projection")
             if self.continuous and self.uses_continuous_projection
             else None
+        )
+        # In batch mode the continuous block's field vector is penalised per example too.
+        self.continuous_penalty = BatchL2(self.batch_l2(self.embedding_l2), name="continuous_l2")
+
+    def l2_regularizer(self, l2: float) -> keras.regularizers.Regularizer | None:
+        """The table regulariser for an L2 weight ``l2`` of sparse tables (None in batch mode)."""
+        return keras.regularizers.L2(l2) if l2 and self.embedding_l2_mode == "table" else None
+
+    def batch_l2(self, l2: float) -> float:
+        """The ``EmbeddingBagCollection.batch_l2`` for an L2 weight ``l2`` (0 in table mode)."""
+        return float(l2) if self.embedding_l2_mode == "batch" else 0.0
+
+    def linear_terms(self, l2: float = 0.0) -> LinearTerms:
+        """The first-order part (``LinearTerms``, named ``linear``), its L2 in this model's mode."""
+        return LinearTerms(
+            self.tables,
+            self.num_continuous,
+            self.pooling,
+            l2,
+            l2_mode=self.embedding_l2_mode,
+            name="linear",
         )
 
     @property
@@ -92,7 +129,9 @@ class InteractionModel(keras.Model):
     def field_vectors(self, inputs: dict[str, Any], training: bool = False) -> list[Any]:
         vectors = self.sparse_vectors(inputs)
         if self.continuous_projection is not None:
-            vectors.append(self.continuous_projection(inputs[CONTINUOUS_FIELD]))
+            vectors.append(
+                self.continuous_penalty(self.continuous_projection(inputs[CONTINUOUS_FIELD]))
+            )
         return vectors
 
     def field_matrix(self, inputs: dict[str, Any], training: bool = False) -> Any:
@@ -120,4 +159,5 @@ class InteractionModel(keras.Model):
             "embedding_l2": self.embedding_l2,
             "pooling": self.pooling,
             "output_bias": self.output_bias,
+            "embedding_l2_mode": self.embedding_l2_mode,
         }

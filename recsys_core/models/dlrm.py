@@ -11,7 +11,15 @@ from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.dot_interaction import DotInteraction
 from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
-from recsys_core.models.registry import DROPOUT, EMB_L2, EMBEDDING, HParam, ModelEntry, register
+from recsys_core.models.registry import (
+    DROPOUT,
+    EMB_L2,
+    EMB_L2_MODE,
+    EMBEDDING,
+    HParam,
+    ModelEntry,
+    register,
+)
 
 VARIANTS = ("tutorial", "canonical")
 
@@ -35,9 +43,19 @@ class DLRM(InteractionModel):
         top_mlp: list[int] | tuple[int, ...] = (192, 192, 192),
         variant: str = "canonical",
         dropout: float = 0.0,
+        linear: bool = False,
+        linear_l2: float = 0.0,
+        top_l2: float = 0.0,
+        residual: bool = False,
+        detach: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(tables, continuous, embedding_dim, **kwargs)
+        self.use_linear = bool(linear)
+        self.linear_l2 = float(linear_l2)
+        self.top_l2 = float(top_l2)
+        self.residual = bool(residual)
+        self.detach = bool(detach)
         if variant not in VARIANTS:
             raise ValueError(f"DLRM variant must be one of {VARIANTS}, got {variant!r}.")
         if len(self.field_names) < 2:
@@ -53,22 +71,33 @@ class DLRM(InteractionModel):
         )
         self.interaction = DotInteraction(name="dot_interaction")
         self.top = MLP(
-            [*self.top_units, 1], output_activation=None, dropout=dropout, name="top_mlp"
+            [*self.top_units, 1],
+            output_activation=None,
+            dropout=dropout,
+            kernel_regularizer=keras.regularizers.L2(self.top_l2) if self.top_l2 else None,
+            name="top_mlp",
         )
+        self.linear = self.linear_terms(self.linear_l2) if self.use_linear else None
         self.top.dense_layers[-1].bias_initializer = self.output_bias_initializer()
 
     def field_vectors(self, inputs: dict[str, Any], training: bool = False) -> list[Any]:
         vectors = self.sparse_vectors(inputs)
         if self.bottom is not None:
-            vectors.append(self.bottom(inputs["continuous"]))
+            vectors.append(self.continuous_penalty(self.bottom(inputs["continuous"])))
         return vectors
 
     def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
         vectors = self.field_vectors(inputs, training=training)
         x = self.interaction(vectors)
+        dots = ops.sum(x, axis=-1, keepdims=True)
         if self.variant == "canonical" and self.bottom is not None:
             x = ops.concatenate([vectors[-1], x], axis=-1)
-        return self.top(x, training=training)
+        if self.detach:
+            x = ops.stop_gradient(x)
+        out = self.top(x, training=training)
+        if self.residual:
+            out = out + dots
+        return out + self.linear(inputs) if self.linear is not None else out
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -89,6 +118,7 @@ register(
         (
             EMBEDDING,
             EMB_L2,
+            EMB_L2_MODE,
             HParam(
                 "bottom_mlp",
                 [8],

@@ -9,7 +9,6 @@ from keras import ops
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.bilinear_interaction import BILINEAR_TYPES, BilinearInteraction
-from recsys_core.layers.linear_terms import LinearTerms
 from recsys_core.layers.mlp import MLP
 from recsys_core.layers.senet_layer import SENETLayer
 from recsys_core.models.base import InteractionModel
@@ -65,9 +64,7 @@ class FiBiNET(InteractionModel):
         self.head = keras.layers.Dense(
             1, bias_initializer=self.output_bias_initializer(), name="output"
         )
-        self.linear = LinearTerms(
-            self.tables, self.num_continuous, self.pooling, self.embedding_l2, name="linear"
-        )
+        self.linear = self.linear_terms(self.embedding_l2)
 
     def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
         fields = [ops.expand_dims(v, 1) for v in self.field_vectors(inputs, training=training)]

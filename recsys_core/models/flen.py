@@ -10,7 +10,6 @@ from keras import ops
 from recsys_core import _backend  # noqa: F401
 from recsys_core.features.preprocessing import Preprocessor
 from recsys_core.layers.field_wise_bi_interaction import FieldWiseBiInteraction
-from recsys_core.layers.linear_terms import LinearTerms
 from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.registry import (
@@ -68,9 +67,7 @@ class FLEN(InteractionModel):
         self.head = keras.layers.Dense(
             1, bias_initializer=self.output_bias_initializer(), name="output"
         )
-        self.linear = LinearTerms(
-            self.tables, self.num_continuous, self.pooling, self.embedding_l2, name="linear"
-        )
+        self.linear = self.linear_terms(self.embedding_l2)
 
     @classmethod
     def from_preprocessor_kwargs(cls, preprocessor: Preprocessor) -> dict[str, Any]:

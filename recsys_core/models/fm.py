@@ -9,7 +9,6 @@ import keras
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.fm import FM
-from recsys_core.layers.linear_terms import LinearTerms
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.registry import EMB_L2, EMBEDDING, HParam, ModelEntry, register
 
@@ -45,9 +44,7 @@ class FactorizationMachine(InteractionModel):
     ) -> None:
         super().__init__(tables, continuous, embedding_dim, **kwargs)
         self.linear_l2 = float(linear_l2)
-        self.linear = LinearTerms(
-            self.tables, self.num_continuous, self.pooling, self.linear_l2, name="linear"
-        )
+        self.linear = self.linear_terms(self.linear_l2)
         self.fm = FM(name="fm")
         self.bias = self.add_weight(
             shape=(), initializer=self.output_bias_initializer(), name="bias"

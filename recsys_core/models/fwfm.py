@@ -9,7 +9,6 @@ import keras
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.fwfm_layer import FwFMLayer
-from recsys_core.layers.linear_terms import LinearTerms
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.fm import LINEAR_L2
 from recsys_core.models.registry import EMB_L2, EMBEDDING, HParam, ModelEntry, register
@@ -40,9 +39,7 @@ class FwFM(InteractionModel):
             raise ValueError("FwFM needs at least two fields to interact.")
         self.linear_l2 = float(linear_l2)
         self.field_strength_l2 = float(field_strength_l2)
-        self.linear = LinearTerms(
-            self.tables, self.num_continuous, self.pooling, self.linear_l2, name="linear"
-        )
+        self.linear = self.linear_terms(self.linear_l2)
         self.fwfm = FwFMLayer(len(self.field_names), self.field_strength_l2, name="fwfm")
         self.bias = self.add_weight(
             shape=(), initializer=self.output_bias_initializer(), name="bias"

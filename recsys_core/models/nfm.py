@@ -10,7 +10,6 @@ from keras import ops
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.bi_interaction_pooling import BiInteractionPooling
-from recsys_core.layers.linear_terms import LinearTerms
 from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.fm import LINEAR_L2
@@ -55,9 +54,7 @@ class NFM(InteractionModel):
         self.dnn_units = [int(u) for u in dnn]
         self.dropout = float(dropout)
         self.bi_dropout = float(bi_dropout)
-        self.linear = LinearTerms(
-            self.tables, self.num_continuous, self.pooling, self.linear_l2, name="linear"
-        )
+        self.linear = self.linear_terms(self.linear_l2)
         self.bi_pooling = BiInteractionPooling(name="bi_interaction")
         self.bi_dropout_layer = keras.layers.Dropout(self.bi_dropout, name="bi_dropout")
         self.dnn = MLP([*self.dnn_units, 1], output_activation=None, dropout=dropout, name="dnn")

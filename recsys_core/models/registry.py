@@ -61,6 +61,14 @@ class ModelEntry:
 # Hyper-parameters many models share; model modules reuse these objects.
 EMBEDDING = HParam("embedding_dim", 8, "Width of every field's embedding vector.", low=1, high=512)
 EMB_L2 = HParam("embedding_l2", 1e-4, "L2 penalty on the embedding tables.", "float", 0.0, 1.0)
+EMB_L2_MODE = HParam(
+    "embedding_l2_mode",
+    "table",
+    "table: L2 on whole embedding tables each step; batch: L2 on the rows each batch looks up "
+    "(per example, as SGD matrix factorisation).",
+    "choice",
+    choices=("table", "batch"),
+)
 DNN = HParam("dnn", [256, 128], "Hidden widths of the deep part.", "ints", 1, 4096)
 DROPOUT = HParam("dropout", 0.0, "Dropout between hidden layers.", "float", 0.0, 0.9)
 

@@ -8,7 +8,6 @@ from typing import Any
 import keras
 
 from recsys_core import _backend  # noqa: F401
-from recsys_core.layers.linear_terms import LinearTerms
 from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.fm import LINEAR_L2
@@ -41,9 +40,7 @@ class WideDeep(InteractionModel):
         self.linear_l2 = float(linear_l2)
         self.dnn_units = [int(u) for u in dnn]
         self.dropout = float(dropout)
-        self.linear = LinearTerms(
-            self.tables, self.num_continuous, self.pooling, self.linear_l2, name="linear"
-        )
+        self.linear = self.linear_terms(self.linear_l2)
         self.dnn = MLP([*self.dnn_units, 1], output_activation=None, dropout=dropout, name="dnn")
         self.dnn.dense_layers[-1].bias_initializer = self.output_bias_initializer()
 

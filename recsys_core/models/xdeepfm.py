@@ -9,7 +9,6 @@ from keras import ops
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.cin import CIN
-from recsys_core.layers.linear_terms import LinearTerms
 from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.registry import (
@@ -58,9 +57,7 @@ class XDeepFM(InteractionModel):
         self.cin_split_half = bool(cin_split_half)
         self.dnn = [int(u) for u in dnn]
         self.dropout = float(dropout)
-        self.linear = LinearTerms(
-            self.tables, self.num_continuous, self.pooling, l2=self.embedding_l2, name="linear"
-        )
+        self.linear = self.linear_terms(self.embedding_l2)
         self.cin = CIN(
             self.cin_layers, cin_activation, split_half=self.cin_split_half, l2_reg=0.0, name="cin"
         )

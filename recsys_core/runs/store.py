@@ -2,16 +2,23 @@
 
 Layout of ``<root>/<run_id>/``: ``run.json`` (config, metrics, history), ``model.keras``,
 ``preprocessor.json`` and ``holdout.parquet`` (held-out rows for analysis). A run is written into a
-hidden temporary folder and renamed into place, so readers never see a half-written run.
+hidden temporary folder (``.tmp-<id>-*``, holding a ``.writer`` note of its host and process) and
+renamed into place, so readers never see a half-written run; a deleted run is renamed to
+``.deleting-*`` and then removed. A writer killed half-way leaves only such a hidden folder, which
+:meth:`RunStore.sweep` (run by every :meth:`RunStore.list`) removes once its process is gone (same
+host) or it is older than ``STALE_SECONDS`` (another host sharing the store). Writers that pick the
+same generated id at once do not clash: the second one takes a fresh id.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
+import socket
 import tempfile
 import time
 import zipfile
@@ -29,6 +36,42 @@ from recsys_core.training.pipeline import RunConfig, TrainedRun
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 FILES = ("run.json", "model.keras", "preprocessor.json", "holdout.parquet")
+WRITER = ".writer"  # in a temporary folder: which host and process is writing it
+STALE_SECONDS = 3600.0  # a hidden folder this old is abandoned whoever wrote it
+
+
+def _writer_note() -> str:
+    return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()})
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _abandoned(path: Path, now: float) -> bool:
+    """Whether a hidden ``.tmp-*`` / ``.deleting-*`` folder is left over from a writer that is gone."""
+    if path.name.startswith(".deleting-"):
+        return True  # already out of the store: whatever removes it first wins
+    try:
+        age = now - path.stat().st_mtime
+    except OSError:
+        return False
+    if age > STALE_SECONDS:
+        return True
+    try:
+        note = json.loads((path / WRITER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # no note yet (a writer between mkdtemp and its note) or another layout
+    if not isinstance(note, dict) or note.get("host") != socket.gethostname():
+        return False  # another machine's writer: only its age tells
+    pid = note.get("pid")
+    return isinstance(pid, int) and not _process_alive(pid)
 
 
 def default_runs_dir() -> Path:
@@ -110,9 +153,14 @@ class RunStore:
         return f"{model}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
     def save(self, run: TrainedRun, run_id: str | None = None) -> SavedRun:
-        """Write ``run`` atomically and return it as stored."""
+        """Write ``run`` atomically and return it as stored (a generated id that another writer
+        took in the meantime is replaced by a fresh one; a given ``run_id`` that exists is an error)."""
+        generated = run_id is None
         run_id = run_id or self.new_id(run.config.model)
         final = self.path_of(run_id)
+        while generated and final.exists():
+            run_id = self.new_id(run.config.model)
+            final = self.path_of(run_id)
         if final.exists():
             raise RunStoreError(f"run {run_id!r} already exists in {self.root}.")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -135,16 +183,36 @@ class RunStore:
             "config": run.config.to_dict(),
         }
         try:
+            (tmp / WRITER).write_text(_writer_note(), encoding="utf-8")
             run.model.save(tmp / "model.keras")
             (tmp / "preprocessor.json").write_text(
                 json.dumps(run.preprocessor.to_dict()), encoding="utf-8"
             )
             run.holdout.to_parquet(tmp / "holdout.parquet", index=False)
-            # run.json last: its presence marks the folder complete.
-            (tmp / "run.json").write_text(
-                json.dumps(meta, indent=1, default=float), encoding="utf-8"
-            )
-            os.replace(tmp, final)
+            for _attempt in range(16):
+                # run.json last: its presence marks the folder complete.
+                meta["run_id"] = run_id
+                (tmp / "run.json").write_text(
+                    json.dumps(meta, indent=1, default=float), encoding="utf-8"
+                )
+                (tmp / WRITER).unlink(missing_ok=True)
+                try:
+                    # rename(2) will not replace a non-empty folder: a run that appeared under
+                    # the same id since the check above makes this fail instead of mixing the two
+                    os.rename(tmp, final)
+                    break
+                except OSError:
+                    if not final.exists():
+                        raise
+                    if not generated:
+                        raise RunStoreError(
+                            f"run {run_id!r} already exists in {self.root}."
+                        ) from None
+                    (tmp / WRITER).write_text(_writer_note(), encoding="utf-8")
+                    run_id = self.new_id(run.config.model)
+                    final = self.path_of(run_id)
+            else:
+                raise RunStoreError(f"no free run id in {self.root} after 16 tries.")
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -164,9 +232,25 @@ class RunStore:
             raise RunStoreError(f"run {run_id!r}: model.keras is missing or not a Keras archive.")
         return SavedRun(run_id, path, meta)
 
+    def sweep(self) -> list[str]:
+        """Remove the hidden folders of writers and deleters that died half-way; their names."""
+        removed: list[str] = []
+        if not self.root.is_dir():
+            return removed
+        now = time.time()
+        for path in self.root.iterdir():
+            hidden = path.name.startswith((".tmp-", ".deleting-"))
+            if hidden and path.is_dir() and _abandoned(path, now):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        return removed
+
     def list(self) -> pd.DataFrame:
-        """One row per complete run, newest first; unreadable runs are listed with their error."""
+        """One row per complete run, newest first; unreadable runs are listed with their error.
+        Leftovers of writers that died half-way are swept first (:meth:`sweep`)."""
         rows = []
+        with contextlib.suppress(OSError):  # a read-only store still lists
+            self.sweep()
         if self.root.is_dir():
             for path in self.root.iterdir():
                 if path.name.startswith(".") or not path.is_dir() or not RUN_ID.match(path.name):
@@ -174,7 +258,8 @@ class RunStore:
                 try:
                     meta = _read_json(path / "run.json", path.name)
                 except RunStoreError as exc:
-                    rows.append({"run_id": path.name, "error": str(exc)})
+                    if path.is_dir():  # not deleted while we were listing
+                        rows.append({"run_id": path.name, "error": str(exc)})
                     continue
                 rows.append(
                     {
@@ -182,7 +267,9 @@ class RunStore:
                         "created": meta.get("created"),
                         "model": meta.get("model"),
                         "task": meta.get("task"),
-                        "dataset": meta.get("dataset"),
+                        # a user's table shows as its file name
+                        "dataset": (meta.get("config", {}).get("data") or {}).get("name")
+                        or meta.get("dataset"),
                         **{f"test_{k}": v for k, v in meta.get("test", {}).items()},
                         "params": meta.get("params"),
                         "train_seconds": meta.get("train_seconds"),

@@ -38,6 +38,9 @@ class RunConfig:
     test_fraction: float = 0.2
     split_seed: int = 42
     validation_fraction: float = 0.1
+    # dataset "table": the user's table (file name, path, rows, schema, feature spec); see
+    # recsys_core.data.user_table.UserTable.run_data
+    data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -80,10 +83,15 @@ def train_run(
 ) -> TrainedRun:
     """Train ``config.model`` on the configured data set (or on ``table`` with ``spec``)."""
     hparams = resolve_hparams(config.model, config.hparams)
-    if table is None:
+    if table is None and config.dataset == "table":
+        from recsys_core.data.user_table import table_from_run_data
+
+        table, spec = table_from_run_data(config.data)
+        source = config.data.get("name", config.dataset)
+    elif table is None:
         table, spec, source = load_dataset(config.dataset)
     else:
-        source = config.dataset
+        source = config.data.get("name", config.dataset)
     if spec is None:
         spec = movielens_spec(config.features, task=config.task)
     train_df, test_df = split_table(table, config.test_fraction, config.split_seed, config.split)
@@ -94,7 +102,14 @@ def train_run(
     )
     pre = Preprocessor(spec).fit(fit_df)
     keras.utils.set_random_seed(config.train.seed)
-    model = build_model(config.model, pre, hparams)
+    try:
+        model = build_model(config.model, pre, hparams)
+    except ValueError as exc:  # e.g. a pairwise model on a table with a single field
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(
+            f"{config.model} cannot be built on the fields {spec.fields}: {exc}"
+        ) from exc
     trainer = Trainer(model, spec.task, config.train)
     start = time.perf_counter()
     history = trainer.fit(

@@ -5,14 +5,15 @@ from __future__ import annotations
 import threading
 import warnings
 from pathlib import Path
+from typing import Any
 
 import plotly.graph_objects as go
 
-from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.errors import RecsysCoreError
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 FORMATS = (*IMAGE_FORMATS, "html", "csv", "json")
+RUN_FORMATS = (*FORMATS, "report")
 _server_lock = threading.Lock()
 _server_started = False
 
@@ -53,7 +54,8 @@ def figure_bytes(fig: go.Figure, fmt: str, scale: float = 2.0) -> bytes:
         ) from exc
 
 
-def matrix_bytes(matrix: InteractionMatrix, fmt: str) -> bytes:
+def matrix_bytes(matrix: Any, fmt: str) -> bytes:
+    """An ``InteractionMatrix`` (or per-field ``FieldScores``) as CSV or JSON."""
     if fmt == "csv":
         return matrix.to_csv().encode("utf-8")
     if fmt == "json":
@@ -61,7 +63,7 @@ def matrix_bytes(matrix: InteractionMatrix, fmt: str) -> bytes:
     raise RecsysCoreError(f"cannot export a matrix as {fmt!r}; use csv or json.")
 
 
-def write_export(matrix: InteractionMatrix, fig: go.Figure, fmt: str, out: str | Path) -> Path:
+def write_export(matrix: Any, fig: go.Figure, fmt: str, out: str | Path) -> Path:
     """Write one export of a matrix (csv, json) or of its figure (png, svg, pdf, html) to ``out``."""
     if fmt not in FORMATS:
         raise RecsysCoreError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}.")
@@ -70,3 +72,35 @@ def write_export(matrix: InteractionMatrix, fig: go.Figure, fmt: str, out: str |
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     return out
+
+
+def export_run(
+    run: Any,
+    fmt: str,
+    out: str | Path,
+    method: str = "native",
+    view: str | None = None,
+    layer: int | None = None,
+    head: int | None = None,
+    row: int | None = None,
+    order: str = "group",
+) -> Path:
+    """Write one view of a saved run (or, with ``fmt="report"``, the whole-run HTML report)."""
+    from recsys_core.analysis.views import available_methods, interaction_matrix
+    from recsys_core.viz.report import run_report
+    from recsys_core.viz.views import view_figure
+
+    if fmt not in RUN_FORMATS:
+        raise RecsysCoreError(
+            f"unknown export format {fmt!r}; use one of {', '.join(RUN_FORMATS)}."
+        )
+    out = Path(out)
+    if fmt == "report":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(run_report(run, order=order), encoding="utf-8")
+        return out
+    if method == "native" and "native" not in available_methods(run):
+        method = "tii"  # the model-agnostic view every model has
+    result = interaction_matrix(run, method, row=row, view=view, layer=layer, head=head)
+    shown = result.ordered(order) if hasattr(result, "ordered") else result
+    return write_export(shown, view_figure(shown), fmt, out)

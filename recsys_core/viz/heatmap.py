@@ -23,26 +23,14 @@ def group_blocks(matrix: InteractionMatrix) -> list[tuple[int, int, str]]:
     return blocks
 
 
-def heatmap_figure(
-    matrix: InteractionMatrix,
-    height: int | None = None,
-    outline_groups: bool = True,
-    zmax: float | None = None,
-) -> go.Figure:
-    """The matrix as a heatmap; signed matrices get a diverging scale centred at zero.
+HOVER = "row <b>%{y}</b><br>column <b>%{x}</b><br>value %{z:.4g}<br>%{customdata}<extra></extra>"
 
-    ``zmax`` fixes the top of the colour scale (the bottom too, mirrored, for signed matrices), so
-    several figures side by side share one scale.
 
-    Runs of fields of one group (user | movie | context) are outlined on the diagonal, and the hover
-    text flags within-group cells as redundancy rather than interaction.
-    """
-    z = matrix.values
+def cell_notes(matrix: InteractionMatrix) -> list[list[str]]:
+    """Hover note per cell: within-group cells measure redundancy rather than interaction."""
     names = list(matrix.fields)
-    n = len(names)
-    finite = z[np.isfinite(z)]
     same = matrix.within_group()
-    note = [
+    return [
         [
             f"within group '{matrix.group_of(a)}': redundancy rather than interaction"
             if same[i, j]
@@ -51,9 +39,46 @@ def heatmap_figure(
         ]
         for i, a in enumerate(names)
     ]
-    hover = (
-        "row <b>%{y}</b><br>column <b>%{x}</b><br>value %{z:.4g}<br>%{customdata}<extra></extra>"
-    )
+
+
+def outline_group_blocks(fig: go.Figure, matrix: InteractionMatrix, **subplot: int) -> None:
+    """Outline each run of fields of one group on the diagonal (``row``/``col``: a subplot)."""
+    for start, stop, group in group_blocks(matrix):
+        fig.add_shape(
+            type="rect",
+            x0=start - 0.5,
+            x1=stop - 0.5,
+            y0=start - 0.5,
+            y1=stop - 0.5,
+            line={"color": "#333333", "width": 2},
+            fillcolor="rgba(0,0,0,0)",
+            name=f"group {group}",
+            **subplot,
+        )
+
+
+def heatmap_figure(
+    matrix: InteractionMatrix,
+    height: int | None = None,
+    outline_groups: bool = True,
+    zmax: float | None = None,
+    clickable: bool = False,
+) -> go.Figure:
+    """The matrix as a heatmap; signed matrices get a diverging scale centred at zero.
+
+    ``zmax`` fixes the top of the colour scale (the bottom too, mirrored, for signed matrices), so
+    several figures side by side share one scale. ``clickable`` overlays a transparent marker on
+    every cell centre carrying the hover text: Plotly heatmaps emit no selection events in
+    Streamlit, scatter points do (``st.plotly_chart(on_select="rerun")`` then returns the cell).
+
+    Runs of fields of one group (user | movie | context) are outlined on the diagonal, and the hover
+    text flags within-group cells as redundancy rather than interaction.
+    """
+    z = matrix.values
+    names = list(matrix.fields)
+    n = len(names)
+    finite = z[np.isfinite(z)]
+    note = cell_notes(matrix)
     heat = go.Heatmap(
         z=z,
         x=names,
@@ -64,7 +89,7 @@ def heatmap_figure(
         if matrix.signed
         else (None if finite.size == 0 else 0.0),
         zmax=zmax,
-        hovertemplate=hover,
+        hovertemplate=HOVER,
         customdata=note,
         hoverongaps=False,
         colorbar={"title": {"text": "strength", "side": "right"}},
@@ -72,18 +97,28 @@ def heatmap_figure(
         ygap=1,
     )
     fig = go.Figure(heat)
-    if outline_groups:
-        for start, stop, group in group_blocks(matrix):
-            fig.add_shape(
-                type="rect",
-                x0=start - 0.5,
-                x1=stop - 0.5,
-                y0=start - 0.5,
-                y1=stop - 0.5,
-                line={"color": "#333333", "width": 2},
-                fillcolor="rgba(0,0,0,0)",
-                name=f"group {group}",
+    if clickable:
+        ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        keep = np.isfinite(z).ravel()
+        fig.data[0].hoverinfo = "skip"
+        fig.add_trace(
+            go.Scatter(
+                x=[names[j] for j in jj.ravel()[keep]],
+                y=[names[i] for i in ii.ravel()[keep]],
+                mode="markers",
+                marker={"size": 28, "opacity": 0.0, "symbol": "square"},
+                customdata=[
+                    [z[i, j], note[i][j]]
+                    for i, j in zip(ii.ravel()[keep], jj.ravel()[keep], strict=True)
+                ],
+                hovertemplate="row <b>%{y}</b><br>column <b>%{x}</b><br>value "
+                "%{customdata[0]:.4g}<br>%{customdata[1]}<extra>click for the pair</extra>",
+                showlegend=False,
+                name="cells",
             )
+        )
+    if outline_groups:
+        outline_group_blocks(fig, matrix)
     fig.update_layout(
         title={"text": matrix.title, "x": 0.0, "xanchor": "left"},
         height=height or max(420, 140 + 34 * n),

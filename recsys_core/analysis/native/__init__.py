@@ -3,7 +3,16 @@
 Importing this package registers every family's views (``native_views(model)`` lists them).
 """
 
-from recsys_core.analysis.native import dot  # noqa: F401  (registers its views)
+from recsys_core.analysis.native import (
+    afm,  # noqa: F401  (registers its views)
+    attention,  # noqa: F401  (registers its views)
+    cross,  # noqa: F401  (registers its views)
+    dot,  # noqa: F401  (registers its views)
+    fibinet,  # noqa: F401  (registers its views)
+    flen,  # noqa: F401  (registers its views)
+    pairwise,  # noqa: F401  (registers its views)
+    xdeepfm,  # noqa: F401  (registers its views)
+)
 from recsys_core.analysis.native.base import (
     FieldScores,
     NativeView,

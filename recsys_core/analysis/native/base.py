@@ -80,6 +80,7 @@ class NativeView:
     has no such choice). ``per_row`` views accept ``row`` (an index into ``rows``) and then explain
     that single row instead of the average. ``applies(model)`` narrows a view to some
     configurations of its class (for example DCN-V2 with mixture-of-experts cross layers).
+    ``needs_seed`` views compare with the initial weights and take the run's training ``seed``.
     """
 
     name: str
@@ -90,6 +91,7 @@ class NativeView:
     per_row: bool = False
     options: Callable[[Any], dict[str, int]] = lambda model: {}
     applies: Callable[[Any], bool] = lambda model: True
+    needs_seed: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -118,6 +120,14 @@ def native_views(model: Any) -> list[NativeView]:
             if view.applies(model) and all(v.name != view.name for v in found):
                 found.append(view)
     return found
+
+
+def view_names_of_class(model_class: type) -> list[str]:
+    """Names of the views registered for ``model_class`` and its bases, without building a model
+    (some may not apply to every configuration of the class)."""
+    return list(
+        dict.fromkeys(v.name for cls in model_class.__mro__ for v in _REGISTRY.get(cls, []))
+    )
 
 
 def native_view(model: Any, name: str | None = None) -> NativeView:
@@ -151,6 +161,18 @@ def check_rows(rows: pd.DataFrame | None) -> pd.DataFrame:
     if rows is None or len(rows) == 0:
         raise RecsysCoreError("no held-out rows to average over.")
     return rows
+
+
+def check_row(row: int | None, rows: pd.DataFrame) -> int | None:
+    """``row`` as a valid index into ``rows`` (None stays None: average over all), or a clear error."""
+    if row is None:
+        return None
+    index = int(row)
+    if not 0 <= index < len(rows):
+        raise RecsysCoreError(
+            f"row {index} is out of range: there are {len(rows):,} held-out rows."
+        )
+    return index
 
 
 def field_groups(model: Any, preprocessor: Any) -> dict[str, str]:

@@ -1,0 +1,68 @@
+"""Compare: the leaderboard of saved runs, two runs' maps side by side on one scale, their difference."""
+
+import numpy as np
+import streamlit as st
+
+from recsys_core import dashboard
+from recsys_core.errors import RecsysCoreError
+from recsys_core.viz.heatmap import heatmap_figure
+
+st.title("Compare runs")
+runs = dashboard.runs_table()
+if runs.empty:
+    st.info("No runs yet — train one on the **Train** page.")
+    st.stop()
+
+st.subheader("Leaderboard of saved runs")
+metric = next((c for c in ("test_rmse", "test_auc") if c in runs and runs[c].notna().any()), None)
+board = runs.sort_values(metric, ascending=metric == "test_rmse") if metric else runs
+st.dataframe(board, hide_index=True, width="stretch")
+if len(runs) < 2:
+    st.info("Train a second run to compare two runs' interaction maps.")
+    st.stop()
+
+query = st.query_params
+ids = runs["run_id"].tolist()
+left, right = st.columns(2)
+run_a = left.selectbox("Run A", ids, index=ids.index(query["a"]) if query.get("a") in ids else 0)
+others = [r for r in ids if r != run_a]
+run_b = right.selectbox(
+    "Run B", others, index=others.index(query["b"]) if query.get("b") in others else 0
+)
+try:
+    methods = dashboard.common_methods(run_a, run_b)
+except RecsysCoreError as exc:
+    st.error(str(exc))
+    st.stop()
+keys = list(methods)
+default = query.get("method") if query.get("method") in keys else "tii"
+cols = st.columns([3, 3, 2])
+method = cols[0].selectbox("Method", keys, index=keys.index(default), format_func=methods.get)
+view = None
+if method == "native":
+    views = dashboard.common_native_views(run_a, run_b)
+    if not views:
+        st.warning("The two models share no native view; pick a model-agnostic method.")
+        st.stop()
+    view = cols[1].selectbox("Native view", views, index=views.index(query["view"]) if query.get("view") in views else 0)  # fmt: skip
+order = cols[2].selectbox("Order (of run A)", ["group", "strength", "given"])
+st.query_params.from_dict(
+    {"a": run_a, "b": run_b, "method": method, "order": order, **({"view": view} if view else {})}
+)
+
+try:
+    with st.spinner("Computing both maps…"):
+        a, b, diff = dashboard.compare_runs(run_a, run_b, method, view, order)
+except RecsysCoreError as exc:
+    st.error(str(exc))
+    st.stop()
+
+top = float(np.nanmax(np.abs(np.concatenate([a.values.ravel(), b.values.ravel()]))))
+left, right = st.columns(2)
+for col, matrix, name, key in ((left, a, run_a, "a"), (right, b, run_b, "b")):
+    fig = heatmap_figure(matrix, zmax=top)
+    fig.update_layout(title={"text": f"{name}<br><sup>{matrix.title}</sup>"})
+    col.plotly_chart(fig, key=f"compare_{key}")
+st.caption(f"**{a.kind}** — {a.description} Both maps share one colour scale (0 to {top:.3g}).")
+st.plotly_chart(heatmap_figure(diff), key="compare_diff")
+st.caption(diff.description)

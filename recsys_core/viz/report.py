@@ -1,0 +1,138 @@
+"""A one-file HTML report of a run: config, metrics, curves and every map with its explanation.
+
+The file embeds plotly.js once and every figure as an interactive div, so it opens offline in any
+browser and can be mailed as it is. All text from the run (names, values, hyper-parameters) is
+HTML-escaped: a column called ``<script>`` is shown, never executed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import plotly.graph_objects as go
+
+from recsys_core.analysis.views import available_methods, interaction_matrix, run_native_views
+from recsys_core.errors import RecsysCoreError
+from recsys_core.runs.store import SavedRun
+from recsys_core.viz.curves import training_curves_figure
+from recsys_core.viz.views import view_figure
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
+       max-width: 1100px; color: #222; line-height: 1.45; }
+h1 { font-size: 1.7rem; } h2 { font-size: 1.25rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: .5rem 0; } td, th { padding: .25rem .8rem;
+       border-bottom: 1px solid #eee; text-align: left; font-size: .92rem; }
+.kind { font-weight: 600; } .note { color: #555; font-size: .92rem; } .err { color: #a00; }
+"""
+
+
+def _table(rows: dict[str, Any]) -> str:
+    cells = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+        for k, v in rows.items()
+    )
+    return f"<table>{cells}</table>"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _views(run: SavedRun) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(heading, interaction_matrix kwargs) of every map of the run: each native view at each of
+    its layers and heads, then the model-agnostic views."""
+    if "native" in available_methods(run):
+        for view in run_native_views(run):
+            options = view.options(run.model)
+            for layer in range(options.get("layer", 1)):
+                for head in range(options.get("head", 1)):
+                    where = "".join(
+                        f", {name} {value}"
+                        for name, value in (("layer", layer), ("head", head))
+                        if name in options
+                    )
+                    yield (
+                        f"Native: {view.title}{where}",
+                        {
+                            "method": "native",
+                            "view": view.name,
+                            "layer": layer if "layer" in options else None,
+                            "head": head if "head" in options else None,
+                        },
+                    )
+    yield "Total Interaction Index (model-agnostic)", {"method": "tii"}
+    yield "Archipelago, held-out row 0 (model-agnostic)", {"method": "archipelago", "row": 0}
+
+
+def run_report(run: SavedRun, order: str = "group", max_maps: int = 24) -> str:
+    """The report of ``run`` as one self-contained HTML document (at most ``max_maps`` maps)."""
+    meta = run.meta
+    config = meta.get("config", {})
+    parts = [
+        f"<h1>Run {html.escape(run.run_id)}: {html.escape(str(meta.get('model')))} "
+        f"({html.escape(str(meta.get('task')))})</h1>",
+        f"<p class='note'>Dataset {html.escape(str(meta.get('dataset')))} · "
+        f"{html.escape(str(meta.get('data_source', '')))} · created "
+        f"{html.escape(str(meta.get('created', '')))}</p>",
+        "<h2>Test metrics</h2>",
+        _table(
+            {
+                **{f"test {k}": v for k, v in meta.get("test", {}).items()},
+                "parameters": meta.get("params"),
+                "training seconds": meta.get("train_seconds"),
+                "best epoch": meta.get("best_epoch"),
+            }
+        ),
+        "<h2>Configuration</h2>",
+        _table(
+            {
+                "fields": meta.get("fields"),
+                **{f"hparam {k}": v for k, v in config.get("hparams", {}).items()},
+                **{f"train {k}": v for k, v in config.get("train", {}).items()},
+            }
+        ),
+    ]
+    figures: list[go.Figure] = []
+    if meta.get("history"):
+        parts.append("<h2>Training curves</h2>")
+        figures.append(training_curves_figure(meta["history"]))
+        parts.append("{figure}")
+    for count, (heading, kwargs) in enumerate(_views(run)):
+        if count >= max_maps:
+            parts.append(f"<p class='note'>Further maps omitted (limit {max_maps}).</p>")
+            break
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        try:
+            result = interaction_matrix(run, **kwargs)
+        except RecsysCoreError as exc:
+            parts.append(f"<p class='err'>{html.escape(str(exc))}</p>")
+            continue
+        shown = result.ordered(order) if hasattr(result, "ordered") else result
+        figures.append(view_figure(shown))
+        parts.append("{figure}")
+        parts.append(
+            f"<p class='note'><span class='kind'>{html.escape(result.kind)}</span> — "
+            f"{html.escape(result.description)}</p>"
+        )
+    body, k = [], 0
+    for part in parts:
+        if part == "{figure}":
+            # plotly.js goes inline once, with the first figure; the others reuse it.
+            body.append(figures[k].to_html(full_html=False, include_plotlyjs=k == 0))
+            k += 1
+        else:
+            body.append(part)
+    title = html.escape(f"recsys-core report · {run.run_id}")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(body)}"
+        "<p class='note'>Made by recsys-core.</p></body></html>"
+    )

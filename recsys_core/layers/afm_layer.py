@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from recsys_core.layers.field_inputs import check_field_list, pair_index, pairs_to_matrix
+from recsys_core.layers.seeding import weight_seed
 
 
 @keras.saving.register_keras_serializable(package="recsys_core")
@@ -66,7 +67,7 @@ class AFMLayer(keras.layers.Layer):
         self.attention_W = self.add_weight(
             name="attention_W",
             shape=(embedding_size, self.attention_factor),
-            initializer=keras.initializers.GlorotNormal(seed=self.seed),
+            initializer=keras.initializers.GlorotNormal(seed=weight_seed(self.seed, 0)),
             regularizer=keras.regularizers.L2(self.l2_reg_w) if self.l2_reg_w else None,
         )
         self.attention_b = self.add_weight(
@@ -75,12 +76,12 @@ class AFMLayer(keras.layers.Layer):
         self.projection_h = self.add_weight(
             name="projection_h",
             shape=(self.attention_factor, 1),
-            initializer=keras.initializers.GlorotNormal(seed=self.seed),
+            initializer=keras.initializers.GlorotNormal(seed=weight_seed(self.seed, 1)),
         )
         self.projection_p = self.add_weight(
             name="projection_p",
             shape=(embedding_size, 1),
-            initializer=keras.initializers.GlorotNormal(seed=self.seed),
+            initializer=keras.initializers.GlorotNormal(seed=weight_seed(self.seed, 2)),
         )
         self.built = True
 

@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from recsys_core.layers.field_inputs import check_field_list, pair_index, pairs_to_matrix
+from recsys_core.layers.seeding import weight_seed
 
 BILINEAR_TYPES = ("all", "each", "interaction")
 
@@ -63,9 +64,9 @@ class BilinearInteraction(keras.layers.Layer):
             self.add_weight(
                 name=name,
                 shape=shape,
-                initializer=keras.initializers.GlorotNormal(seed=self.seed),
+                initializer=keras.initializers.GlorotNormal(seed=weight_seed(self.seed, k)),
             )
-            for name in names
+            for k, name in enumerate(names)
         ]
         self.built = True
 

@@ -10,6 +10,8 @@ from recsys_core import _backend  # noqa: F401
 import keras
 from keras import ops
 
+from recsys_core.layers.seeding import weight_seed
+
 
 @keras.saving.register_keras_serializable(package="recsys_core")
 class CIN(keras.layers.Layer):
@@ -92,7 +94,7 @@ class CIN(keras.layers.Layer):
                 self.add_weight(
                     name=f"filter{i}",
                     shape=(1, fields[i] * fields[0], size),
-                    initializer=keras.initializers.GlorotUniform(seed=self.seed + i),
+                    initializer=keras.initializers.GlorotUniform(seed=weight_seed(self.seed, i)),
                     regularizer=keras.regularizers.L2(self.l2_reg) if self.l2_reg else None,
                 )
             )

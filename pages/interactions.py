@@ -118,7 +118,7 @@ if method == "archipelago":
 stem = "-".join(str(p) for p in (run_id, method, view, layer, head) if p is not None) + (
     f"-row{row}" if row is not None else ""
 )
-buttons = st.columns(6)
+buttons = st.columns(7)
 for col, fmt, mime in zip(
     buttons,
     ("png", "svg", "pdf", "html"),
@@ -130,6 +130,13 @@ for col, fmt, mime in zip(
     )
 buttons[4].download_button("CSV", result.to_csv(), f"{stem}.csv", "text/csv")
 buttons[5].download_button("JSON", result.to_json(), f"{stem}.json", "application/json")
+buttons[6].download_button(
+    "Run report",
+    lambda: dashboard.run_report_html(run_id),
+    f"{run_id}-report.html",
+    "text/html",
+    help="One HTML file with the run's config, metrics, curves and every map, to mail as it is.",
+)
 
 if is_matrix and len(shown.fields) > 1:
     st.subheader("A pair in detail")

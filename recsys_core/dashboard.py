@@ -393,3 +393,10 @@ def _cached_experts(run_id: str, layer: int, mtime: float) -> list[InteractionMa
 def run_expert_blocks(run_id: str, layer: int) -> list[InteractionMatrix]:
     """DCN-Mix: each expert's block norms of cross layer ``layer`` (gate-free, linearised)."""
     return _cached_experts(run_id, int(layer), _mtime(run_id))
+
+
+def run_report_html(run_id: str) -> bytes:
+    """The one-file HTML report of a run (config, metrics, curves, every map with its meaning)."""
+    from recsys_core.viz.report import run_report
+
+    return run_report(open_run(run_id)).encode("utf-8")

@@ -22,11 +22,12 @@ from recsys_core.training import predict
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A child process that rebuilds a TrainedRun from a saved run and saves it into another store:
+# A child process that rebuilds a TrainedRun from a saved run (the model file copied as it is)
+# and saves it into another store:
 # "hang" stalls half-way through the held-out rows (to be killed); "race" waits for a go file
 # and then saves under an id every racer picks first.
 CHILD = r"""
-import json, sys, time
+import json, shutil, sys, time
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +39,16 @@ from recsys_core.training.pipeline import TrainedRun
 src, dst, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 saved = RunStore(src.parent).open(src.name)
 meta = saved.meta
-run = TrainedRun(saved.config, saved.model, saved.preprocessor,
+
+
+class Model:  # the saved model file as it is: no need to load Keras weights to re-save them
+    field_names = meta["fields"]
+
+    def save(self, path):
+        shutil.copyfile(src / "model.keras", path)
+
+
+run = TrainedRun(saved.config, Model(), saved.preprocessor,
                  History(epochs=meta["history"], best_epoch=meta["best_epoch"]), meta["test"],
                  meta["params"], meta["train_seconds"], saved.holdout(), meta["data_source"])
 store = RunStore(dst)

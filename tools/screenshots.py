@@ -29,7 +29,7 @@ def shoot(base: str, out: Path, pages: list[str]) -> None:
             page.goto(f"{base}/{name}")
             page.wait_for_selector("[data-testid='stApp'] h1", timeout=60_000)
             if name.startswith(("interactions", "attention", "compare")):
-                page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=60_000)
+                page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=240_000)
             elif name.startswith("train"):
                 page.get_by_role("button", name="Start training").wait_for(timeout=60_000)
             page.wait_for_timeout(3000)

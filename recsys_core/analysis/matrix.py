@@ -13,6 +13,14 @@ import pandas as pd
 KINDS = ("weights-only", "exact decomposition", "approximation", "data-averaged")
 ORDERS = ("given", "group", "strength")
 GROUP_RANK = {"user": 0, "movie": 1, "item": 1, "context": 2}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(name: str) -> str:
+    """A field name as it goes into a CSV file: one that a spreadsheet would run as a formula
+    (``=HYPERLINK(...)``, ``+cmd``, ``@SUM``) gets a leading apostrophe, so it is shown as text."""
+    name = str(name)
+    return "'" + name if name.startswith(FORMULA_START) else name
 
 
 @dataclass
@@ -44,7 +52,9 @@ class InteractionMatrix:
         return pd.DataFrame(self.values, index=self.fields, columns=self.fields)
 
     def to_csv(self) -> str:
-        return self.to_frame().to_csv(index_label="field")
+        """The matrix with the field names on both axes (formula-like names neutralised)."""
+        safe = [spreadsheet_text(f) for f in self.fields]
+        return pd.DataFrame(self.values, index=safe, columns=safe).to_csv(index_label="field")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -72,6 +72,11 @@ def spectrum_figure(spectrum: CrossSpectrum, height: int = 360) -> go.Figure:
         template="plotly_white",
         legend={"title": {"text": "cross layer"}},
     )
-    fig.update_xaxes(title={"text": "index (largest first)"}, rangemode="tozero")
+    fig.update_xaxes(
+        title={"text": "index (largest first)"},
+        range=[0.5, longest + 0.5],
+        tick0=1,
+        dtick=max(1, -(-longest // 12)),
+    )
     fig.update_yaxes(title={"text": "singular value"}, rangemode="tozero")
     return fig

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys_core.analysis.matrix import KINDS, InteractionMatrix
+from recsys_core.analysis.matrix import KINDS, InteractionMatrix, spreadsheet_text
 from recsys_core.errors import RecsysCoreError
 from recsys_core.models.pure import apply_in_chunks, model_params, pure_method
 
@@ -46,7 +46,9 @@ class FieldScores:
         return pd.DataFrame({"field": self.fields, "value": self.values})
 
     def to_csv(self) -> str:
-        return self.to_frame().to_csv(index=False)
+        frame = self.to_frame()
+        frame["field"] = frame["field"].map(spreadsheet_text)  # formula-like names stay text
+        return frame.to_csv(index=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

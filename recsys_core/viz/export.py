@@ -47,7 +47,10 @@ def figure_bytes(fig: go.Figure, fmt: str, scale: float = 2.0) -> bytes:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The kopts argument is ignored")
-            return fig.to_image(format=fmt, scale=scale if fmt == "png" else 1.0)
+            # The dashboard stretches figures to the page; a file gets a width that keeps a
+            # heatmap's cells about square (its height grows with the number of fields).
+            width = fig.layout.width or max(700, int((fig.layout.height or 500) * 1.15) + 120)
+            return fig.to_image(format=fmt, width=width, scale=scale if fmt == "png" else 1.0)
     except Exception as exc:  # kaleido reports a missing Chrome with several exception types
         raise RecsysCoreError(
             f"{fmt.upper()} export needs Chromium for kaleido (apt-get install -y chromium): {exc}"

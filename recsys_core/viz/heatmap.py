@@ -126,6 +126,7 @@ def heatmap_figure(
         template="plotly_white",
         plot_bgcolor="#eeeeee",
     )
-    fig.update_xaxes(tickangle=-40, side="bottom", automargin=True, showgrid=False)
-    fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False)
+    font = {"size": 12 if n <= 15 else 10}  # 20+ fields stay readable
+    fig.update_xaxes(tickangle=-40, side="bottom", automargin=True, showgrid=False, tickfont=font)
+    fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False, tickfont=font)
     return fig

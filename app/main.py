@@ -4,6 +4,10 @@ import streamlit as st
 
 import recsys_core  # noqa: F401  (selects the JAX backend before anything imports keras)
 from recsys_core import access
+from recsys_core.compile_cache import enable_compilation_cache
+
+# Reuse compiled trainings across restarts ($RECSYS_CORE_JAX_CACHE=0 turns it off).
+enable_compilation_cache()
 
 st.set_page_config(page_title="recsys-core · interaction explorer", page_icon="🔬", layout="wide")
 

@@ -10,7 +10,7 @@ from recsys_core import access, dashboard
 from recsys_core.data.user_table import max_upload_bytes
 from recsys_core.errors import RecsysCoreError
 from recsys_core.features.infer import ROLES
-from recsys_core.models.registry import MODELS, resolve_hparams
+from recsys_core.models.registry import HPARAM_GROUPS, MODELS, resolve_hparams
 from recsys_core.training.engine import TrainConfig
 from recsys_core.training.pipeline import RunConfig
 from recsys_core.viz.curves import training_curves_figure
@@ -72,14 +72,20 @@ if source == UPLOAD:
                                     value=None, format="%g", key="upload_threshold")  # fmt: skip
         with st.expander("First rows"):
             st.dataframe(upload.frame.head(20), hide_index=True)
+# Outside the form: picking a model must redraw its hyper-parameters at once.
+names = sorted(MODELS)
+wanted = st.query_params.get("model")
+model = st.selectbox(
+    "Model",
+    names,
+    index=names.index(wanted) if wanted in names else names.index("dlrm"),
+    format_func=lambda m: MODELS[m].title,
+)
+st.query_params["model"] = model
+st.caption(MODELS[model].description)
 with st.form("train"):
     left, right = st.columns(2)
     with left:
-        names = sorted(MODELS)
-        model = st.selectbox(
-            "Model", names, index=names.index("dlrm"), format_func=lambda m: MODELS[m].title
-        )
-        st.caption(MODELS[model].description)
         task = st.radio("Task", ["regression", "binary"], horizontal=True,
                         help="regression: predict the rating (RMSE, MAE); binary: rating ≥ 4 as a click (AUC, log loss)")  # fmt: skip
         if source == MOVIELENS:
@@ -93,24 +99,27 @@ with st.form("train"):
         lr = st.number_input("Learning rate", 1e-5, 1.0, defaults.learning_rate, format="%.5f")
         seed = st.number_input("Seed", 0, 2**31 - 1, defaults.seed)
         trials = st.number_input("Trials (seeds seed, seed+1, …; mean ± std)", 1, 10, 1)
-    with st.expander("Model hyper-parameters"):
-        values = {}
-        for h in MODELS[model].hparams:
+    st.markdown("**Model hyper-parameters** (defaults shown; hover ⓘ for what each does)")
+    values = {}
+    present = [g for g in HPARAM_GROUPS if any(h.group == g for h in MODELS[model].hparams)]
+    for group, column in zip(present, st.columns(max(1, len(present))), strict=False):
+        column.caption(group)
+        for h in (h for h in MODELS[model].hparams if h.group == group):
             key = f"hp_{model}_{h.name}"
             if h.kind == "choice":
-                values[h.name] = st.selectbox(
+                values[h.name] = column.selectbox(
                     h.name, h.choices, index=h.choices.index(h.default), help=h.help, key=key
                 )
             elif h.kind == "ints":
-                values[h.name] = st.text_input(
+                values[h.name] = column.text_input(
                     h.name, ",".join(map(str, h.default)), help=h.help, key=key
                 )
             elif h.kind == "float":
-                values[h.name] = st.number_input(
+                values[h.name] = column.number_input(
                     h.name, value=float(h.default), format="%.6f", help=h.help, key=key
                 )
             else:
-                values[h.name] = st.number_input(
+                values[h.name] = column.number_input(
                     h.name, value=int(h.default), step=1, help=h.help, key=key
                 )
     submitted = st.form_submit_button("Start training", type="primary")

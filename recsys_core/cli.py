@@ -81,6 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         seed=args.seed,
         patience=args.patience,
+        distribution=args.distribution,
     )
     config = RunConfig(
         model=args.model,
@@ -243,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--learning-rate", type=float, default=d.learning_rate)
     p.add_argument("--seed", type=int, default=d.seed, help="initialisation and shuffling seed")
+    p.add_argument("--distribution", default=None, choices=("data", "model"),
+                   help="train over all local devices: data = batch split (keras DataParallel), "
+                        "model = large embedding tables sharded (keras ModelParallel)")  # fmt: skip
     p.add_argument("--trials", type=int, default=1,
                    help="train N times with seeds seed..seed+N-1 and report mean ± std")  # fmt: skip
     p.add_argument(
@@ -316,6 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.func in (cmd_train, cmd_interactions, cmd_export):
+        from recsys_core.compile_cache import enable_compilation_cache
+
+        enable_compilation_cache()  # $RECSYS_CORE_JAX_CACHE=0 turns it off
     try:
         return args.func(args)
     except RecsysCoreError as exc:

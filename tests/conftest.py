@@ -12,6 +12,10 @@ from recsys_core.data import load_movielens_100k, synthetic_ratings
 from recsys_core.runs import RunStore
 from recsys_core.training import RunConfig, TrainConfig, train_run
 
+# Tests compile afresh: the persistent JAX compilation cache that the CLI and the dashboard turn on
+# stays off here (tests/test_compile_cache.py turns it on in its own processes).
+os.environ.setdefault("RECSYS_CORE_JAX_CACHE", "0")
+
 
 @pytest.fixture(scope="session")
 def table():

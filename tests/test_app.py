@@ -121,6 +121,13 @@ def test_train_page_offers_every_model_and_its_hyper_parameters(store_at, tmp_pa
         "Epochs (at most; early stopping on validation)",
     } <= names
     assert any("No training jobs" in i.value for i in at.info)
+    # Picking another model redraws its hyper-parameters (the model picker is outside the form),
+    # grouped under captions, and the choice lands in the URL.
+    at.selectbox[0].select(MODELS["autoint"].title).run()
+    names = {w.label for w in at.text_input} | {w.label for w in at.number_input}
+    assert {"att_layer_num", "att_head_num", "embedding_dim"} <= names and "top_mlp" not in names
+    assert {"embeddings", "interaction", "regularisation"} <= {c.value for c in at.caption}
+    assert at.query_params["model"] in ("autoint", ["autoint"])
 
 
 @pytest.mark.movielens

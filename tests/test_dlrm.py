@@ -29,7 +29,13 @@ def test_parameter_count_matches_the_architecture(pre, variant):
     model = build_model(
         "dlrm",
         pre,
-        {"variant": variant, "embedding_dim": 8, "bottom_mlp": [8], "top_mlp": [192, 192, 192]},
+        {
+            "variant": variant,
+            "embedding_dim": 8,
+            "bottom_mlp": [8],
+            "top_mlp": [192, 192, 192],
+            "linear": 0,
+        },
     )
     d, n_fields = 8, len(pre.spec.sparse_fields) + 1
     pairs = n_fields * (n_fields - 1) // 2
@@ -42,7 +48,7 @@ def test_parameter_count_matches_the_architecture(pre, variant):
 
 def test_forward_equals_a_numpy_reimplementation(pre):
     keras.utils.set_random_seed(1)
-    model = build_model("dlrm", pre, {"variant": "canonical", "top_mlp": [4]})
+    model = build_model("dlrm", pre, {"variant": "canonical", "top_mlp": [4], "linear": 0})
     rows = synthetic_ratings(20, seed=9)
     x = pre.transform(rows)
     w = {v.path: np.asarray(v.value) for v in model.weights}
@@ -60,6 +66,26 @@ def test_forward_equals_a_numpy_reimplementation(pre):
     h = relu(top_in @ w["dlrm/top_mlp/dense_0/kernel"] + w["dlrm/top_mlp/dense_0/bias"])
     expected = h @ w["dlrm/top_mlp/dense_1/kernel"] + w["dlrm/top_mlp/dense_1/bias"]
     np.testing.assert_allclose(np.asarray(model(x))[:, 0], expected[:, 0], rtol=1e-5, atol=1e-5)
+
+
+def test_linear_adds_first_order_terms_to_the_top_mlp_output(pre):
+    x = pre.transform(synthetic_ratings(20, seed=9))
+    keras.utils.set_random_seed(1)
+    with_linear = build_model("dlrm", pre, {"top_mlp": [4], "linear": 1, "linear_l2": 0.5})
+    keras.utils.set_random_seed(1)
+    without = build_model("dlrm", pre, {"top_mlp": [4], "linear": 0})
+    # Same initial weights for the shared layers, then first-order weights that are not all zero.
+    without.set_weights([v.numpy() for v in with_linear.weights if "/linear/" not in v.path])
+    rng = np.random.default_rng(0)
+    for v in with_linear.linear.weights:
+        v.assign(rng.normal(size=v.shape).astype("float32"))
+    expected = np.asarray(without(x)) + np.asarray(with_linear.linear(x))
+    np.testing.assert_allclose(np.asarray(with_linear(x)), expected, rtol=1e-5, atol=1e-5)
+    terms = with_linear.linear.weights_per_value.embeddings["user_id"].embeddings.numpy()
+    assert terms.shape == (pre.vocab_size("user_id"), 1)  # a bias per user
+    config = with_linear.get_config()
+    assert config["linear"] == 1 and config["linear_l2"] == 0.5
+    assert DLRM.from_config(config).linear is not None
 
 
 def test_output_starts_at_the_training_mean(pre):

@@ -17,9 +17,7 @@ class LinearTerms(keras.layers.Layer):
 
     ``call(inputs)`` takes the model's input dict and returns ``(batch, 1)``; ``field_terms(inputs)``
     returns the ``(batch, F)`` per-field contributions (sparse fields, then the continuous block as
-    one field) whose sum is the output. ``l2`` penalises the per-value weights as ``l2_mode`` says:
-    ``"table"`` all of them each step, ``"batch"`` those each batch looks up (per example, see
-    ``EmbeddingBagCollection.batch_l2``); the continuous weights always as a kernel regulariser.
+    one field) whose sum is the output.
 
     Reference: Rendle, "Factorization Machines", ICDM 2010; Cheng et al., "Wide & Deep Learning for
     Recommender Systems", DLRS 2016 (arXiv:1606.07792).
@@ -31,25 +29,20 @@ class LinearTerms(keras.layers.Layer):
         num_continuous: int = 0,
         pooling: str = "mean",
         l2: float = 0.0,
-        l2_mode: str = "table",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if l2_mode not in ("table", "batch"):
-            raise ValueError(f"l2_mode must be table or batch, got {l2_mode!r}.")
         self.tables = [dict(t) for t in tables]
         self.num_continuous = int(num_continuous)
         self.pooling = pooling
         self.l2 = float(l2)
-        self.l2_mode = l2_mode
         reg = keras.regularizers.L2(l2) if l2 else None
         self.weights_per_value = EmbeddingBagCollection(
             self.tables,
             1,
             pooling=pooling,
             embeddings_initializer="zeros",
-            embeddings_regularizer=reg if l2_mode == "table" else None,
-            batch_l2=self.l2 if l2_mode == "batch" else 0.0,
+            embeddings_regularizer=reg,
             name="values",
         )
         self.continuous_weights = (
@@ -80,5 +73,4 @@ class LinearTerms(keras.layers.Layer):
             "num_continuous": self.num_continuous,
             "pooling": self.pooling,
             "l2": self.l2,
-            "l2_mode": self.l2_mode,
         }

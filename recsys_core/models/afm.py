@@ -12,7 +12,14 @@ from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.afm_layer import AFMLayer
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.fm import LINEAR_L2
-from recsys_core.models.registry import EMB_L2, EMBEDDING, HParam, ModelEntry, register
+from recsys_core.models.registry import (
+    EMB_BATCH_L2,
+    EMB_L2,
+    EMBEDDING,
+    HParam,
+    ModelEntry,
+    register,
+)
 
 
 @keras.saving.register_keras_serializable(package="recsys_core")
@@ -76,6 +83,7 @@ register(
         (
             replace(EMBEDDING, default=64),
             replace(EMB_L2, default=0.003),
+            EMB_BATCH_L2,
             LINEAR_L2,
             HParam(
                 "attention_factor",

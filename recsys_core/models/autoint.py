@@ -14,8 +14,10 @@ from recsys_core.models.base import InteractionModel
 from recsys_core.models.registry import (
     DNN,
     DROPOUT,
+    EMB_BATCH_L2,
     EMB_L2,
     EMBEDDING,
+    PRODUCT_BATCH_L2,
     HParam,
     ModelEntry,
     register,
@@ -125,7 +127,7 @@ register(
         "AutoInt",
         "Stacked multi-head self-attention over the field embeddings, flattened into the output.",
         AutoInt,
-        (EMBEDDING, EMB_L2, *_ATTENTION),
+        (EMBEDDING, EMB_L2, EMB_BATCH_L2, *_ATTENTION),
     )
 )
 register(
@@ -137,6 +139,7 @@ register(
         (
             EMBEDDING,
             HParam("embedding_l2", 3e-3, EMB_L2.help, "float", 0.0, 1.0),
+            PRODUCT_BATCH_L2,
             *_ATTENTION,
             DNN,
             HParam("dropout", 0.3, DROPOUT.help, "float", 0.0, 0.9),

@@ -13,8 +13,6 @@ from recsys_core.layers.batch_l2 import BatchL2
 from recsys_core.layers.embedding_bag_collection import EmbeddingBagCollection
 from recsys_core.layers.linear_terms import LinearTerms
 
-L2_MODES = ("table", "batch")
-
 
 class InteractionModel(keras.Model):
     """Base of the zoo: owns the sparse tables and names the interaction fields.
@@ -33,10 +31,11 @@ class InteractionModel(keras.Model):
     task (the engine applies the sigmoid inside the loss). ``output_bias`` starts it at the training
     mean (or log-odds); ``output_bias_initializer()`` gives the initializer for the last layer.
 
-    ``embedding_l2`` is applied per ``embedding_l2_mode``: ``"table"`` penalises every row of the
-    tables once per step (a Keras regulariser); ``"batch"`` penalises the rows each batch looks up,
-    λ · mean over rows of Σ_f ‖e_f‖², so frequent users and movies are held back as often as they
-    are fitted (SGD matrix factorisation's regularisation; ``EmbeddingBagCollection.batch_l2``).
+    Two L2 penalties hold the embeddings back. ``embedding_l2`` penalises every row of the tables
+    once per step (a Keras regulariser). ``embedding_batch_l2`` (λ) penalises the rows each batch
+    looks up, λ · mean over rows of Σ_f ‖e_f‖², so users and movies are held back as often as they
+    are fitted (SGD matrix factorisation's regularisation; ``EmbeddingBagCollection.batch_l2``); the
+    continuous block's field vector, when the model makes one, gets the same per-row penalty.
     """
 
     uses_continuous_projection = True
@@ -49,27 +48,23 @@ class InteractionModel(keras.Model):
         embedding_l2: float = 0.0,
         pooling: str = "mean",
         output_bias: float = 0.0,
-        embedding_l2_mode: str = "table",
+        embedding_batch_l2: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if embedding_l2_mode not in L2_MODES:
-            raise ValueError(
-                f"embedding_l2_mode must be one of {L2_MODES}, got {embedding_l2_mode!r}."
-            )
-        self.embedding_l2_mode = embedding_l2_mode
         self.tables = [dict(t) for t in tables]
         self.continuous = [str(c) for c in continuous]
         self.embedding_dim = int(embedding_dim)
         self.embedding_l2 = float(embedding_l2)
+        self.embedding_batch_l2 = float(embedding_batch_l2)
         self.pooling = pooling
         self.output_bias = float(output_bias)
         self.embedding = EmbeddingBagCollection(
             self.tables,
             self.embedding_dim,
             pooling=pooling,
-            embeddings_regularizer=self.l2_regularizer(self.embedding_l2),
-            batch_l2=self.batch_l2(self.embedding_l2),
+            embeddings_regularizer=keras.regularizers.L2(embedding_l2) if embedding_l2 else None,
+            batch_l2=self.embedding_batch_l2,
             name="embedding",
         )
         self.continuous_projection = (
@@ -77,27 +72,12 @@ class InteractionModel(keras.Model):
             if self.continuous and self.uses_continuous_projection
             else None
         )
-        # In batch mode the continuous block's field vector is penalised per example too.
-        self.continuous_penalty = BatchL2(self.batch_l2(self.embedding_l2), name="continuous_l2")
-
-    def l2_regularizer(self, l2: float) -> keras.regularizers.Regularizer | None:
-        """The table regulariser for an L2 weight ``l2`` of sparse tables (None in batch mode)."""
-        return keras.regularizers.L2(l2) if l2 and self.embedding_l2_mode == "table" else None
-
-    def batch_l2(self, l2: float) -> float:
-        """The ``EmbeddingBagCollection.batch_l2`` for an L2 weight ``l2`` (0 in table mode)."""
-        return float(l2) if self.embedding_l2_mode == "batch" else 0.0
+        # The continuous block's field vector is penalised per row like the looked-up rows.
+        self.continuous_penalty = BatchL2(self.embedding_batch_l2, name="continuous_l2")
 
     def linear_terms(self, l2: float = 0.0) -> LinearTerms:
-        """The first-order part (``LinearTerms``, named ``linear``), its L2 in this model's mode."""
-        return LinearTerms(
-            self.tables,
-            self.num_continuous,
-            self.pooling,
-            l2,
-            l2_mode=self.embedding_l2_mode,
-            name="linear",
-        )
+        """The first-order part: ``LinearTerms`` over this model's fields, named ``linear``."""
+        return LinearTerms(self.tables, self.num_continuous, self.pooling, l2, name="linear")
 
     @property
     def num_continuous(self) -> int:
@@ -159,5 +139,5 @@ class InteractionModel(keras.Model):
             "embedding_l2": self.embedding_l2,
             "pooling": self.pooling,
             "output_bias": self.output_bias,
-            "embedding_l2_mode": self.embedding_l2_mode,
+            "embedding_batch_l2": self.embedding_batch_l2,
         }

@@ -14,6 +14,7 @@ from recsys_core.models.dnn import FlatFeatureModel
 from recsys_core.models.registry import (
     DNN,
     DROPOUT,
+    EMB_BATCH_L2,
     EMB_L2,
     EMBEDDING,
     HParam,
@@ -114,6 +115,6 @@ register(
         "DCN",
         "Deep & Cross Network: explicit bounded-degree crosses x0 * (x_l . w) + b + x_l beside a deep network.",
         DCN,
-        (EMBEDDING, EMB_L2, CROSS_LAYERS, STRUCTURE, DNN, DROPOUT),
+        (EMBEDDING, EMB_L2, EMB_BATCH_L2, CROSS_LAYERS, STRUCTURE, DNN, DROPOUT),
     )
 )

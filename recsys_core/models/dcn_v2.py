@@ -15,6 +15,7 @@ from recsys_core.models.dnn import DNNModel, FlatFeatureModel
 from recsys_core.models.registry import (
     DNN,
     DROPOUT,
+    EMB_BATCH_L2,
     EMB_L2,
     EMBEDDING,
     HParam,
@@ -141,6 +142,7 @@ register(
         (
             EMBEDDING,
             EMB_L2,
+            EMB_BATCH_L2,
             CROSS_LAYERS,
             PROJECTION,
             KIND,
@@ -179,6 +181,7 @@ def _keras_io_cross(name: str, title: str, projection_dim: int) -> ModelEntry:
         (
             KERAS_IO_EMBEDDING,
             KERAS_IO_L2,
+            EMB_BATCH_L2,
             _preset(CROSS_LAYERS, 1),
             _preset(PROJECTION, projection_dim),
             KIND,
@@ -200,6 +203,6 @@ register(
         "The keras-io DCN example's deep network: Dense 192-192-192 over the six embeddings "
         "(use feature preset keras_io_dcn).",
         DNNModel,
-        (KERAS_IO_EMBEDDING, KERAS_IO_L2, _preset(DNN, [192, 192, 192]), DROPOUT),
+        (KERAS_IO_EMBEDDING, KERAS_IO_L2, EMB_BATCH_L2, _preset(DNN, [192, 192, 192]), DROPOUT),
     )
 )

@@ -18,6 +18,7 @@ from recsys_core.models.registry import (
     DROPOUT,
     EMB_L2,
     EMBEDDING,
+    PRODUCT_BATCH_L2,
     HParam,
     ModelEntry,
     register,
@@ -86,6 +87,7 @@ register(
         (
             replace(EMBEDDING, default=16),
             replace(EMB_L2, default=0.01),
+            PRODUCT_BATCH_L2,
             LINEAR_L2,
             HParam(
                 "field_embedding_l2",

@@ -13,7 +13,15 @@ from recsys_core.layers.fm import FM
 from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.fm import LINEAR_L2
-from recsys_core.models.registry import DNN, DROPOUT, EMB_L2, EMBEDDING, ModelEntry, register
+from recsys_core.models.registry import (
+    DNN,
+    DROPOUT,
+    EMB_L2,
+    EMBEDDING,
+    PRODUCT_BATCH_L2,
+    ModelEntry,
+    register,
+)
 
 
 @keras.saving.register_keras_serializable(package="recsys_core")
@@ -70,6 +78,7 @@ register(
         (
             replace(EMBEDDING, default=32),
             replace(EMB_L2, default=0.01),
+            PRODUCT_BATCH_L2,
             LINEAR_L2,
             DNN,
             replace(DROPOUT, default=0.3),

@@ -11,7 +11,15 @@ from recsys_core import _backend  # noqa: F401
 from recsys_core.features.spec import CONTINUOUS_FIELD
 from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
-from recsys_core.models.registry import DNN, DROPOUT, EMB_L2, EMBEDDING, ModelEntry, register
+from recsys_core.models.registry import (
+    DNN,
+    DROPOUT,
+    EMB_BATCH_L2,
+    EMB_L2,
+    EMBEDDING,
+    ModelEntry,
+    register,
+)
 
 
 class FlatFeatureModel(InteractionModel):
@@ -76,6 +84,6 @@ register(
         "DNN",
         "A plain deep network (ReLU MLP) over the concatenated embeddings and continuous columns.",
         DNNModel,
-        (EMBEDDING, EMB_L2, DNN, DROPOUT),
+        (EMBEDDING, EMB_L2, EMB_BATCH_L2, DNN, DROPOUT),
     )
 )

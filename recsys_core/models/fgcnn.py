@@ -17,6 +17,7 @@ from recsys_core.models.base import InteractionModel
 from recsys_core.models.registry import (
     DNN,
     DROPOUT,
+    EMB_BATCH_L2,
     EMB_L2,
     EMBEDDING,
     HParam,
@@ -169,6 +170,7 @@ register(
         (
             EMBEDDING,
             HParam("embedding_l2", 3e-3, EMB_L2.help, "float", 0.0, 1.0),
+            EMB_BATCH_L2,
             HParam("conv_filters", [14, 16], "Filters of each convolution stage.", "ints", 1, 256),
             HParam(
                 "conv_kernel_width",

@@ -15,6 +15,7 @@ from recsys_core.models.base import InteractionModel
 from recsys_core.models.registry import (
     DNN,
     DROPOUT,
+    EMB_BATCH_L2,
     EMB_L2,
     EMBEDDING,
     HParam,
@@ -93,6 +94,7 @@ register(
         (
             EMBEDDING,
             HParam("embedding_l2", 3e-3, EMB_L2.help, "float", 0.0, 1.0),
+            EMB_BATCH_L2,
             HParam(
                 "bilinear_type",
                 "interaction",

@@ -17,6 +17,7 @@ from recsys_core.models.registry import (
     DROPOUT,
     EMB_L2,
     EMBEDDING,
+    PRODUCT_BATCH_L2,
     HParam,
     ModelEntry,
     register,
@@ -104,6 +105,7 @@ register(
         (
             EMBEDDING,
             HParam("embedding_l2", 1e-3, EMB_L2.help, "float", 0.0, 1.0),
+            PRODUCT_BATCH_L2,
             DNN,
             HParam("dropout", 0.3, DROPOUT.help, "float", 0.0, 0.9),
         ),

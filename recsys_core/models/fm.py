@@ -10,7 +10,14 @@ import keras
 from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.fm import FM
 from recsys_core.models.base import InteractionModel
-from recsys_core.models.registry import EMB_L2, EMBEDDING, HParam, ModelEntry, register
+from recsys_core.models.registry import (
+    EMB_L2,
+    EMBEDDING,
+    PRODUCT_BATCH_L2,
+    HParam,
+    ModelEntry,
+    register,
+)
 
 # The first-order weights of every FM-family and wide model (one scalar per sparse value).
 LINEAR_L2 = HParam(
@@ -66,7 +73,8 @@ register(
         FactorizationMachine,
         (
             replace(EMBEDDING, default=64),
-            replace(EMB_L2, default=0.003),
+            replace(EMB_L2, default=0.0),
+            PRODUCT_BATCH_L2,
             LINEAR_L2,
         ),
     )

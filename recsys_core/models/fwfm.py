@@ -11,7 +11,14 @@ from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.fwfm_layer import FwFMLayer
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.fm import LINEAR_L2
-from recsys_core.models.registry import EMB_L2, EMBEDDING, HParam, ModelEntry, register
+from recsys_core.models.registry import (
+    EMB_L2,
+    EMBEDDING,
+    PRODUCT_BATCH_L2,
+    HParam,
+    ModelEntry,
+    register,
+)
 
 
 @keras.saving.register_keras_serializable(package="recsys_core")
@@ -65,7 +72,8 @@ register(
         FwFM,
         (
             replace(EMBEDDING, default=64),
-            replace(EMB_L2, default=0.003),
+            replace(EMB_L2, default=0.0),
+            PRODUCT_BATCH_L2,
             LINEAR_L2,
             HParam(
                 "field_strength_l2",

@@ -11,7 +11,15 @@ from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.fm import LINEAR_L2
-from recsys_core.models.registry import DNN, DROPOUT, EMB_L2, EMBEDDING, ModelEntry, register
+from recsys_core.models.registry import (
+    DNN,
+    DROPOUT,
+    EMB_BATCH_L2,
+    EMB_L2,
+    EMBEDDING,
+    ModelEntry,
+    register,
+)
 
 
 @keras.saving.register_keras_serializable(package="recsys_core")
@@ -65,6 +73,7 @@ register(
         (
             replace(EMBEDDING, default=16),
             replace(EMB_L2, default=0.01),
+            EMB_BATCH_L2,
             LINEAR_L2,
             DNN,
             DROPOUT,

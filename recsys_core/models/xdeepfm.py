@@ -16,6 +16,7 @@ from recsys_core.models.registry import (
     DROPOUT,
     EMB_L2,
     EMBEDDING,
+    PRODUCT_BATCH_L2,
     HParam,
     ModelEntry,
     register,
@@ -92,6 +93,7 @@ register(
         (
             EMBEDDING,
             EMB_L2,
+            PRODUCT_BATCH_L2,
             HParam(
                 "cin_layers",
                 [64, 64],

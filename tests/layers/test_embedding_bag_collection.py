@@ -87,3 +87,43 @@ def test_mlp_matches_numpy_and_validates():
         MLP([4, 0])
     with pytest.raises(ValueError, match="dropout"):
         MLP([4], dropout=1.5)
+
+
+def _penalty(layer, ids, calls=1):
+    """The losses ``layer`` adds when called ``calls`` times in one stateless forward pass."""
+    values = [v.value for v in layer.trainable_variables]
+    with keras.StatelessScope(
+        state_mapping=list(zip(layer.trainable_variables, values, strict=True)),
+        collect_losses=True,
+    ):
+        for _ in range(calls):
+            layer(ids)
+        return [float(x) for x in layer.losses]
+
+
+@pytest.mark.parametrize("pooling", ["mean", "sum"])
+def test_batch_l2_is_lambda_times_the_mean_squared_norm_of_looked_up_rows(pooling):
+    layer = EmbeddingBagCollection(TABLES, 3, pooling=pooling, batch_l2=0.3)
+    layer.build()
+    rng = np.random.default_rng(0)
+    layer.set_weights([rng.normal(size=(t["vocab_size"], 3)).astype("float32") for t in TABLES])
+    users, genres = layer.get_weights()
+    ids = {"user": np.array([1, 4, 4]), "genres": np.array([[1, 2, 0], [3, 0, 0], [0, 0, 0]])}
+    user_sq = (users[ids["user"]] ** 2).sum(axis=1)  # every occurrence counts
+    row_sq = (genres[ids["genres"]] ** 2).sum(axis=2) * (ids["genres"] != 0)
+    bag_sq = row_sq.sum(axis=1)
+    if pooling == "mean":
+        bag_sq = bag_sq / np.maximum((ids["genres"] != 0).sum(axis=1), 1)
+    expected = 0.3 * (user_sq.mean() + bag_sq.mean())
+    (loss,) = _penalty(layer, ids)
+    assert loss == pytest.approx(expected, rel=1e-5)
+    # Looking the same ids up twice in one forward pass penalises them once.
+    assert _penalty(layer, ids, calls=2) == pytest.approx([expected], rel=1e-5)
+
+
+def test_batch_l2_zero_adds_no_loss_and_round_trips():
+    assert _penalty(_layer(), {"user": np.array([1]), "genres": np.array([[1, 0]])}) == []
+    layer = EmbeddingBagCollection(TABLES, 3, batch_l2=0.25)
+    assert EmbeddingBagCollection.from_config(layer.get_config()).batch_l2 == 0.25
+    with pytest.raises(ValueError, match="batch_l2 must be >= 0"):
+        EmbeddingBagCollection(TABLES, 3, batch_l2=-1.0)

@@ -23,6 +23,30 @@ def spreadsheet_text(name: str) -> str:
     return "'" + name if name.startswith(FORMULA_START) else name
 
 
+def json_values(values: Any) -> list:
+    """An array as JSON-ready (nested) lists of floats, NaN as None."""
+    a = np.asarray(values, dtype=float)
+    if a.ndim <= 1:
+        return [None if np.isnan(v) else float(v) for v in a.reshape(-1)]
+    return [json_values(row) for row in a]
+
+
+def described(result: Any, key: str) -> dict[str, Any]:
+    """The JSON form shared by matrices and per-field scores: their facts, values under ``key``."""
+    return {
+        "method": result.method,
+        "title": result.title,
+        "description": result.description,
+        "kind": result.kind,
+        "fields": list(result.fields),
+        "n_rows": result.n_rows,
+        "signed": result.signed,
+        "groups": dict(result.groups),
+        key: json_values(result.values),
+        **({"extra": result.extra} if result.extra else {}),
+    }
+
+
 @dataclass
 class InteractionMatrix:
     """``values[i, j]`` is the strength of the interaction of ``fields[i]`` with ``fields[j]``.
@@ -57,18 +81,7 @@ class InteractionMatrix:
         return pd.DataFrame(self.values, index=safe, columns=safe).to_csv(index_label="field")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "title": self.title,
-            "description": self.description,
-            "kind": self.kind,
-            "fields": list(self.fields),
-            "n_rows": self.n_rows,
-            "signed": self.signed,
-            "groups": dict(self.groups),
-            "matrix": [[None if np.isnan(v) else float(v) for v in row] for row in self.values],
-            **({"extra": self.extra} if self.extra else {}),
-        }
+        return described(self, "matrix")
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)

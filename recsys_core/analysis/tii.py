@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_core import _backend  # noqa: F401
-from recsys_core.analysis.matrix import InteractionMatrix
+from recsys_core.analysis.matrix import InteractionMatrix, json_values
 from recsys_core.errors import RecsysCoreError
 from recsys_core.layers.field_inputs import pair_index
 from recsys_core.models.pure import model_params, score_fn
@@ -266,7 +266,7 @@ def model_score_fn(model: Any) -> tuple[Callable, Any]:
 
 def nested(matrix: np.ndarray) -> list[list[float | None]]:
     """A matrix as JSON-ready nested lists, NaN as None (the form ``InteractionMatrix.to_dict`` uses)."""
-    return [[None if np.isnan(v) else float(v) for v in row] for row in np.asarray(matrix, float)]
+    return json_values(matrix)
 
 
 def total_interaction_index(

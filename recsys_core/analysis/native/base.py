@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys_core.analysis.matrix import KINDS, InteractionMatrix, spreadsheet_text
+from recsys_core.analysis.matrix import KINDS, InteractionMatrix, described, spreadsheet_text
 from recsys_core.errors import RecsysCoreError
 from recsys_core.models.pure import apply_in_chunks, model_params, pure_method
 
@@ -51,18 +51,7 @@ class FieldScores:
         return frame.to_csv(index=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "title": self.title,
-            "description": self.description,
-            "kind": self.kind,
-            "fields": list(self.fields),
-            "n_rows": self.n_rows,
-            "signed": self.signed,
-            "groups": dict(self.groups),
-            "scores": [None if np.isnan(v) else float(v) for v in self.values],
-            **({"extra": self.extra} if self.extra else {}),
-        }
+        return described(self, "scores")
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)

@@ -79,7 +79,7 @@ def test_delete_removes_the_run(saved, runs_dir):
     assert not (runs_dir / "doomed").exists()
 
 
-def test_failed_save_leaves_nothing_behind(trained, tmp_path):
+def test_failed_save_leaves_nothing_behind(trained, tmp_path, monkeypatch):
     store = RunStore(tmp_path)
 
     class Boom(Exception):
@@ -88,11 +88,9 @@ def test_failed_save_leaves_nothing_behind(trained, tmp_path):
     def explode(*args, **kwargs):
         raise Boom
 
-    original = trained.holdout.to_parquet
-    trained.holdout.to_parquet = explode
-    try:
-        with pytest.raises(Boom):
-            store.save(trained, run_id="half")
-    finally:
-        trained.holdout.to_parquet = original
+    # patched on the class (undone cleanly): an instance attribute would outlive the test and
+    # shadow later class-level patches of the shared session fixture
+    monkeypatch.setattr(type(trained.holdout), "to_parquet", explode)
+    with pytest.raises(Boom):
+        store.save(trained, run_id="half")
     assert list(tmp_path.iterdir()) == []

@@ -140,10 +140,20 @@ def test_a_run_being_written_is_never_listed_nor_swept(tmp_path, trained, monkey
 
     monkeypatch.setattr(type(trained.holdout), "to_parquet", slow)
     result = {}
-    writer = threading.Thread(target=lambda: result.update(saved=store.save(trained)))
+
+    def save():
+        try:
+            result["saved"] = store.save(trained)
+        except BaseException as exc:  # surfaced below instead of dying silently in the thread
+            result["error"] = exc
+        finally:
+            writing.set()  # a save that never reached the patched write fails the test at once
+
+    writer = threading.Thread(target=save)
     writer.start()
     try:
         assert writing.wait(300)  # generous: a loaded CI machine saves model.keras slowly
+        assert "error" not in result, result.get("error")
         assert store.list().empty  # half-written: not listed
         assert store.sweep() == []  # and not swept: its writer (this process) is alive
         assert any(p.name.startswith(".tmp-") for p in tmp_path.iterdir())

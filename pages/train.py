@@ -189,21 +189,28 @@ def job_panel() -> None:
                 + (f"{cfg.data['name']} · " if cfg.data.get("name") else "")
                 + f"job `{job.job_id}` · **{job.state}** · "
                 + (f"{waiting_text(jobs.position(job.job_id))} · " if job.state == "queued" else "")
-                + f"epoch {done}/{cfg.train.epochs} · {job.elapsed:.1f} s elapsed"
+                + f"epoch {done}/{cfg.train.epochs} · "
+                + (
+                    f"refit on all training rows {job.refit[0]}/{job.refit[1]} · "
+                    if job.refit
+                    else ""
+                )
+                + f"{job.elapsed:.1f} s elapsed"
                 + (f" · ~{job.eta:.0f} s left" if job.state == "running" and job.eta else "")
             )
             if job.active and button.button("Cancel", key=f"cancel_{job.job_id}"):
                 job.cancel()
             if job.state == "running":
-                st.progress(done / cfg.train.epochs)
+                st.progress(job.refit[0] / job.refit[1] if job.refit else done / cfg.train.epochs)
             if job.epochs:
                 st.plotly_chart(
                     training_curves_figure(job.epochs), key=f"curve_{job.job_id}_{done}"
                 )
             if job.state == "done":
                 stopped = (
-                    f" Early stopping kept epoch {job.best_epoch}."
-                    if done < cfg.train.epochs
+                    f" Early stopping chose epoch {job.best_epoch}"
+                    + (", then the model was refitted on all training rows." if job.refit else ".")
+                    if done < cfg.train.epochs or job.refit
                     else ""
                 )
                 st.success(f"Saved as run `{job.run_id}`.{stopped}")

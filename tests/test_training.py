@@ -1,3 +1,4 @@
+import dataclasses
 import threading
 
 import keras
@@ -115,3 +116,64 @@ def test_dlrm_on_real_movielens_trains_quickly_and_beats_the_mean(movielens):
     run = train_run(RunConfig(model="dlrm"), table=movielens)
     assert run.test_metrics["rmse"] < 0.97  # predicting the mean gives about 1.13
     assert run.train_seconds < 60
+
+
+def test_a_refit_follows_the_schedule_of_the_validated_run():
+    def fresh(epochs):  # the same initial weights and dropout seeds each time
+        pre, model, train, _ = _setup()
+        trainer = Trainer(
+            model, "regression", TrainConfig(epochs=epochs, batch_size=128, patience=0)
+        )
+        return trainer, pre.transform(train), pre.target(train)
+
+    full, x, y = fresh(5)
+    long_losses = [e["loss"] for e in full.fit(x, y).epochs]
+    short, x, y = fresh(2)
+    short_losses = [e["loss"] for e in short.fit(x, y, schedule_epochs=5).epochs]
+    assert short_losses == pytest.approx(long_losses[:2], rel=1e-6)
+    decayed, x, y = fresh(2)
+    # without it the cosine decay would finish in 2 epochs: a different second epoch
+    assert [e["loss"] for e in decayed.fit(x, y).epochs][1] != pytest.approx(long_losses[1])
+
+
+def test_refit_trains_on_every_training_row_for_the_best_epoch_count():
+    table = synthetic_ratings(1500, seed=4)
+    config = RunConfig(
+        hparams={"top_mlp": [16]}, train=TrainConfig(epochs=4, batch_size=256, seed=5)
+    )
+    logs = []
+    run = train_run(config, table=table, on_epoch=logs.append)
+    train_part, _ = split_table(table, config.test_fraction, config.split_seed)
+    fit_part, _ = split_table(train_part, config.validation_fraction, config.split_seed + 1)
+    spec = movielens_spec(task="regression")
+    # users and movies seen only in the validation part get trained embeddings too
+    assert run.preprocessor.vocabularies == Preprocessor(spec).fit(train_part).vocabularies
+    fit_logs = [log for log in logs if log.phase == "fit"]
+    refit_logs = [log for log in logs if log.phase == "refit"]
+    assert len(fit_logs) == len(run.history.epochs) and all(log.val for log in fit_logs)
+    assert len(refit_logs) == run.history.best_epoch == run.history.refit_epochs >= 1
+    assert not any(log.val for log in refit_logs)
+
+    kept = train_run(dataclasses.replace(config, refit=False), table=table)
+    assert kept.history.refit_epochs == 0
+    assert kept.preprocessor.vocabularies == Preprocessor(spec).fit(fit_part).vocabularies
+    assert RunConfig.from_dict({"model": "dlrm"}).refit is False  # runs saved before refitting
+
+
+def test_predicted_ratings_are_clipped_to_the_training_range_but_scores_are_not(tmp_path):
+    from recsys_core.training.engine import predict, predict_scores
+
+    pre, model, train, test = _setup()
+    y = pre.target(train)
+    assert model.output_range == [float(y.min()), float(y.max())] == pre.target_range
+    x = pre.transform(test)
+    scores = predict_scores(model, x)
+    model.output_range = [2.5, 3.5]  # narrower than the untrained scores' spread
+    ratings = predict(model, x, "regression")
+    assert ratings == pytest.approx(np.clip(scores, 2.5, 3.5))
+    assert (scores < 2.5).any() or (scores > 3.5).any()
+    model.save(tmp_path / "m.keras")
+    assert keras.saving.load_model(tmp_path / "m.keras").output_range == [2.5, 3.5]
+    old = pre.to_dict()
+    del old["target_range"]  # a run saved before the range was kept
+    assert Preprocessor.from_dict(old).target_range is None

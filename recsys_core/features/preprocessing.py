@@ -48,6 +48,7 @@ class Preprocessor:
         self.mean: list[float] = []
         self.std: list[float] = []
         self.target_mean: float = 0.0
+        self.target_range: list[float] | None = None  # regression: [min, max] of the training target
         self._index: dict[str, dict[str, int]] = {}
 
     @property
@@ -104,7 +105,11 @@ class Preprocessor:
             cont = self._continuous_frame(df)
             self.mean = cont.mean(axis=0).tolist()
             self.std = np.where(cont.std(axis=0) > 0, cont.std(axis=0), 1.0).tolist()
-        self.target_mean = float(np.mean(self.target(df)))
+        y = self.target(df)
+        self.target_mean = float(np.mean(y))
+        self.target_range = (
+            [float(y.min()), float(y.max())] if self.spec.task == "regression" else None
+        )
         self._index = {}
         return self
 
@@ -179,6 +184,7 @@ class Preprocessor:
             "mean": self.mean,
             "std": self.std,
             "target_mean": self.target_mean,
+            "target_range": self.target_range,
         }
 
     @classmethod
@@ -189,6 +195,8 @@ class Preprocessor:
             pre.bag_sizes = {k: int(v) for k, v in d["bag_sizes"].items()}
             pre.mean, pre.std = list(d["mean"]), list(d["std"])
             pre.target_mean = float(d["target_mean"])
+            bounds = d.get("target_range")  # absent from runs saved before it existed
+            pre.target_range = None if bounds is None else [float(b) for b in bounds]
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"saved preprocessing state is malformed: {exc!r}") from exc
         return pre

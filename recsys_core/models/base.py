@@ -30,6 +30,8 @@ class InteractionModel(keras.Model):
     The output is one unbounded score per row: the rating for regression, the logit for a binary
     task (the engine applies the sigmoid inside the loss). ``output_bias`` starts it at the training
     mean (or log-odds); ``output_bias_initializer()`` gives the initializer for the last layer.
+    ``output_range`` (regression) is the training targets' range: predicted ratings are clipped to
+    it, as rating-prediction libraries do; scores, and so every analysis, stay unclipped.
 
     Two L2 penalties hold the embeddings back. ``embedding_l2`` penalises every row of the tables
     once per step (a Keras regulariser). ``embedding_batch_l2`` (λ) penalises the rows each batch
@@ -49,9 +51,14 @@ class InteractionModel(keras.Model):
         pooling: str = "mean",
         output_bias: float = 0.0,
         embedding_batch_l2: float = 0.0,
+        output_range: list[float] | tuple[float, float] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # regression: the training targets' [min, max]; predictions (not scores) are clipped to it
+        self.output_range = (
+            None if output_range is None else [float(output_range[0]), float(output_range[1])]
+        )
         self.tables = [dict(t) for t in tables]
         self.continuous = [str(c) for c in continuous]
         self.embedding_dim = int(embedding_dim)
@@ -140,4 +147,5 @@ class InteractionModel(keras.Model):
             "pooling": self.pooling,
             "output_bias": self.output_bias,
             "embedding_batch_l2": self.embedding_batch_l2,
+            "output_range": self.output_range,
         }

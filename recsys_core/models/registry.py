@@ -149,6 +149,7 @@ def build_model(
         tables=preprocessor.tables(),
         continuous=list(preprocessor.spec.continuous),
         output_bias=output_bias,
+        output_range=preprocessor.target_range,
         name=name,
         **{**extra, **params},
     )

@@ -180,6 +180,7 @@ class RunStore:
             "best_epoch": run.history.best_epoch,
             "stopped_early": run.history.stopped_early,
             "compile_seconds": run.history.compile_seconds,
+            "refit_epochs": run.history.refit_epochs,
             "config": run.config.to_dict(),
         }
         try:

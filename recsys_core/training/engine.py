@@ -91,6 +91,8 @@ class EpochLog:
     val: dict[str, float]
     seconds: float
     elapsed: float
+    # "fit" (early-stopped on validation) or "refit" (all training rows, the best epoch count)
+    phase: str = "fit"
 
     @property
     def eta(self) -> float:
@@ -105,6 +107,8 @@ class History:
     stopped_early: bool = False
     seconds: float = 0.0
     compile_seconds: float = 0.0
+    # epochs of the refit on all training rows (0: the early-stopped model was kept)
+    refit_epochs: int = 0
 
 
 @functools.lru_cache(maxsize=16)
@@ -231,11 +235,15 @@ class Trainer:
         y_val: np.ndarray | None = None,
         on_epoch: Callable[[EpochLog], None] | None = None,
         cancel: CancelFlag | None = None,
+        schedule_epochs: int | None = None,
+        phase: str = "fit",
     ) -> History:
         """Train for ``config.epochs`` epochs, early-stopping on the validation metric if given.
 
         The best epoch's weights (by validation metric) are restored at the end. A NaN or infinite
         loss stops training with ``TrainingError``; a set ``cancel`` flag with ``TrainingCancelled``.
+        ``schedule_epochs`` (default ``config.epochs``) is the length the learning-rate schedule
+        decays over, so a refit that stops at an earlier epoch follows the validated trajectory.
         """
         c, model = self.config, self.model
         n = len(y)
@@ -247,7 +255,7 @@ class Trainer:
         batch = min(c.batch_size, n)
         if dist is not None:
             batch = distribute.round_batch(dist, batch)
-        steps = math.ceil(n / batch) * c.epochs
+        steps = math.ceil(n / batch) * max(c.epochs, schedule_epochs or 0)
         optimizer = self._optimizer(steps)
         optimizer.build(model.trainable_variables)
         state = (
@@ -299,7 +307,9 @@ class Trainer:
             }
             history.epochs.append(row)
             if on_epoch is not None:
-                on_epoch(EpochLog(e, c.epochs, loss, val, seconds, time.perf_counter() - start))
+                on_epoch(
+                    EpochLog(e, c.epochs, loss, val, seconds, time.perf_counter() - start, phase)
+                )
             if val:
                 score = -val[metric] if larger_better else val[metric]
                 if score < best:
@@ -338,5 +348,9 @@ def predict_scores(model: keras.Model, x: Arrays, batch_size: int = 8192) -> np.
 
 
 def predict(model: keras.Model, x: Arrays, task: str, batch_size: int = 8192) -> np.ndarray:
+    """Click probabilities (binary) or ratings clipped to the model's ``output_range``, if any."""
     scores = predict_scores(model, x, batch_size)
-    return 1.0 / (1.0 + np.exp(-scores)) if task == "binary" else scores
+    if task == "binary":
+        return 1.0 / (1.0 + np.exp(-scores))
+    bounds = getattr(model, "output_range", None)
+    return scores if bounds is None else np.clip(scores, bounds[0], bounds[1])

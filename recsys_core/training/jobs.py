@@ -66,6 +66,8 @@ class Job:
     started: float | None = None
     finished: float | None = None
     eta: float | None = None
+    # (epoch, epochs) of the refit on all training rows once early stopping has chosen the count
+    refit: tuple[int, int] | None = None
     best_epoch: int | None = None
     test: dict[str, float] = field(default_factory=dict)
     cancel_flag: threading.Event = field(default_factory=threading.Event)
@@ -160,6 +162,10 @@ class JobManager:
         job.state, job.started = "running", time.time()
 
         def on_epoch(log: EpochLog) -> None:
+            job.eta = log.eta
+            if log.phase == "refit":  # no validation curve: progress only
+                job.refit = (log.epoch, log.epochs)
+                return
             job.epochs.append(
                 {
                     "epoch": log.epoch,
@@ -167,7 +173,6 @@ class JobManager:
                     **{f"val_{k}": v for k, v in log.val.items()},
                 }
             )
-            job.eta = log.eta
 
         try:
             if job.work is not None:

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from recsys_core.cli import main
+from recsys_core.runs import RunStore
 
 
 def test_interactions_csv_and_json(saved, runs_dir, capsys, tmp_path):
@@ -130,6 +131,19 @@ def test_trials_report_mean_and_std(tmp_path, capsys, monkeypatch, table):
     rmses = [t["test"]["rmse"] for t in out["trials"]]
     assert out["summary"]["rmse_mean"] == pytest.approx(sum(rmses) / 2)
     assert out["summary"]["rmse_std"] == pytest.approx(abs(rmses[0] - rmses[1]) / 2)
+    run = RunStore(tmp_path).open(out["trials"][0]["run_id"])
+    assert run.config.refit and run.meta["refit_epochs"] == 1
+
+
+def test_no_refit_keeps_the_early_stopped_model(tmp_path, capsys, monkeypatch, table):
+    from recsys_core.training import pipeline
+
+    monkeypatch.setattr(pipeline, "load_dataset", lambda name: (table, None, "generated"))
+    argv = ["train", "--epochs", "1", "--param", "top_mlp=16", "--no-refit",
+            "--runs-dir", str(tmp_path), "--json"]  # fmt: skip
+    assert main(argv) == 0
+    run = RunStore(tmp_path).open(json.loads(capsys.readouterr().out)["run_id"])
+    assert not run.config.refit and run.meta["refit_epochs"] == 0
 
 
 def test_interactions_can_be_ordered_by_group(saved, runs_dir, capsys):

@@ -6,7 +6,9 @@ Pages only lay out what these functions return; everything here is plain ``recsy
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,12 +31,15 @@ from recsys_core.analysis.native.cross import (
 )
 from recsys_core.analysis.pair_detail import PairDetail, pair_detail
 from recsys_core.analysis.views import METHOD_TITLES, available_methods, interaction_matrix
+from recsys_core.compile_cache import OFF
 from recsys_core.data.user_table import UserTable, build_user_table, read_table
 from recsys_core.errors import RecsysCoreError
 from recsys_core.features.infer import InferredSchema, infer_schema, suggest_target
 from recsys_core.runs.store import RunStore, SavedRun
 from recsys_core.training.jobs import Job, JobManager
 from recsys_core.training.pipeline import RunConfig
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -88,6 +93,7 @@ def runs_table() -> pd.DataFrame:
         frame = frame[frame["error"].isna()].drop(columns="error")
     cols = [c for c in ("run_id", "model", "task", "dataset", "test_rmse", "test_mae", "test_auc", "test_log_loss",
                         "params", "epochs", "train_seconds", "created") if c in frame]  # fmt: skip
+    _warm_up(frame)
     return frame[cols]
 
 
@@ -96,14 +102,86 @@ def _cached_run(run_id: str, mtime: float) -> SavedRun:
     return store().open(run_id)
 
 
+_load_locks: dict[str, threading.RLock] = {}
+_locks_guard = threading.Lock()
+
+
+def _load_lock(run_id: str) -> threading.RLock:
+    with _locks_guard:
+        return _load_locks.setdefault(run_id, threading.RLock())
+
+
 def _mtime(run_id: str) -> float:
     path = store().path_of(run_id)
     return path.stat().st_mtime if path.exists() else 0.0
 
 
+def _saved(run_id: str, mtime: float, model: bool = True) -> SavedRun:
+    """The cached run, with its model loaded unless ``model`` is False. One thread at a time per
+    run: a page that needs a model the warm-up (or another session) is loading waits for that load
+    instead of building the same model a second time."""
+    with _load_lock(run_id):
+        run = _cached_run(run_id, mtime)
+        if model:
+            run.model  # noqa: B018  (loads model.keras once; RunStoreError when it cannot)
+    return run
+
+
 def open_run(run_id: str) -> SavedRun:
     """The saved run with its model loaded once per server process (keyed on the folder's mtime)."""
-    return _cached_run(run_id, _mtime(run_id))
+    return _saved(run_id, _mtime(run_id))
+
+
+# --- Warm-up: a fresh server process loads the models the pages open first in the background ---
+#
+# Loading a saved model takes seconds in a process that has not built that architecture yet (5-10 s
+# on a busy 2-core machine): Keras rebuilds it, running every variable's random initializer (dozens
+# of small XLA compilations, each too quick for the persistent compilation cache) before the saved
+# weights replace them. That was most of the first switch to a run's page (Interactions 6.5-7.3 s
+# against 0.2-0.4 s for later visits; benchmarks/bench_page_switch.py). So the first listing of a
+# store starts one background thread that loads the runs the pages show by default; a page that
+# comes sooner waits for that load (``_saved``) rather than repeating it.
+# ``$RECSYS_CORE_WARM_UP=0`` turns it off.
+WARM_UP_RUNS = 4  # the newest two runs (Interactions, Compare), newest attention and cross runs
+_warmed: set[str] = set()
+
+
+def _runs_with_view(frame: pd.DataFrame, view: str) -> list[str]:
+    """Runs of ``frame`` whose model class registers the native view ``view``, in its order."""
+    from recsys_core.analysis.native.base import view_names_of_class
+    from recsys_core.models.registry import MODELS
+
+    return [
+        run_id
+        for run_id, model in zip(frame["run_id"], frame["model"], strict=True)
+        if model in MODELS and view in view_names_of_class(MODELS[model].cls)
+    ]
+
+
+def _warm_up(frame: pd.DataFrame) -> None:
+    """Start loading, once per store and process, the models of the runs the pages open first."""
+    if frame.empty or os.environ.get("RECSYS_CORE_WARM_UP", "").strip().lower() in OFF:
+        return
+    root = str(store().root.resolve())
+    with _locks_guard:
+        if root in _warmed:
+            return
+        _warmed.add(root)
+    ids = frame["run_id"].tolist()[:2]
+    ids += _runs_with_view(frame, "attention")[:1] + _runs_with_view(frame, "cross_data")[:1]
+    ids = list(dict.fromkeys(ids))[:WARM_UP_RUNS]
+
+    def load() -> None:
+        for run_id in ids:
+            if str(store().root.resolve()) != root:
+                return  # the dashboard was pointed at another store meanwhile
+            try:
+                open_run(run_id)
+            except Exception as exc:  # the page that opens the run reports it
+                log.debug("warm-up: run %s not loaded (%s)", run_id, exc)
+
+    # Not a daemon: exiting while XLA compiles in a daemon thread can crash the interpreter.
+    threading.Thread(target=load, name="recsys-core-warm-up").start()
 
 
 @lru_cache(maxsize=128)
@@ -112,7 +190,7 @@ def _cached_matrix(
     head: int | None, mtime: float,
 ) -> ViewResult:  # fmt: skip
     return interaction_matrix(
-        _cached_run(run_id, mtime), method, row=row, view=view, layer=layer, head=head
+        _saved(run_id, mtime), method, row=row, view=view, layer=layer, head=head
     )
 
 
@@ -131,7 +209,7 @@ def run_matrix(
 
 @lru_cache(maxsize=64)
 def _cached_pair(run_id: str, a: str, b: str, mtime: float) -> PairDetail:
-    run = _cached_run(run_id, mtime)
+    run = _saved(run_id, mtime)
     return pair_detail(run.model, run.preprocessor, run.holdout(), (a, b))
 
 
@@ -256,7 +334,8 @@ def schema_choices(edited: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]
 
 def run_data(run_id: str) -> dict:
     """What a run recorded about its data (a user's table: file name, rows, target, schema)."""
-    return dict(open_run(run_id).meta.get("config", {}).get("data") or {})
+    meta = _saved(run_id, _mtime(run_id), model=False).meta
+    return dict(meta.get("config", {}).get("data") or {})
 
 
 def compare_runs(
@@ -285,7 +364,7 @@ def common_native_views(run_a: str, run_b: str) -> list[str]:
 def search_holdout(run_id: str, text: str, limit: int = 50) -> pd.DataFrame:
     """Held-out rows whose id columns equal ``text`` or whose text columns contain it
     (case-insensitive), indexed by their held-out row number (what per-row views take)."""
-    rows = open_run(run_id).holdout()
+    rows = _saved(run_id, _mtime(run_id), model=False).holdout()
     needle = text.strip().lower()
     if not needle:
         return rows.head(limit)
@@ -309,24 +388,15 @@ def search_holdout(run_id: str, text: str, limit: int = 50) -> pd.DataFrame:
 
 def attention_runs() -> list[str]:
     """Runs whose model has an attention view (AutoInt's self-attention, AFM's pair attention)."""
-    from recsys_core.analysis.native.base import view_names_of_class
-    from recsys_core.models.registry import MODELS
-
     frame = runs_table()
-    if frame.empty:
-        return []
-    return [
-        run_id
-        for run_id, model in zip(frame["run_id"], frame["model"], strict=True)
-        if model in MODELS and "attention" in view_names_of_class(MODELS[model].cls)
-    ]
+    return [] if frame.empty else _runs_with_view(frame, "attention")
 
 
 @lru_cache(maxsize=32)
 def _cached_grid(run_id: str, row: int | None, mtime: float) -> list[InteractionMatrix]:
     from recsys_core.analysis.native.attention import attention_grid
 
-    run = _cached_run(run_id, mtime)
+    run = _saved(run_id, mtime)
     return attention_grid(run.model, run.preprocessor, run.holdout(), row=row)
 
 
@@ -340,17 +410,8 @@ def run_attention_grid(run_id: str, row: int | None = None) -> list[InteractionM
 
 def cross_runs() -> list[str]:
     """Runs whose model has a cross network (DCN, DCN-V2 and its keras-io presets, DCN-Mix)."""
-    from recsys_core.analysis.native.base import view_names_of_class
-    from recsys_core.models.registry import MODELS
-
     frame = runs_table()
-    if frame.empty:
-        return []
-    return [
-        run_id
-        for run_id, model in zip(frame["run_id"], frame["model"], strict=True)
-        if model in MODELS and "cross_data" in view_names_of_class(MODELS[model].cls)
-    ]
+    return [] if frame.empty else _runs_with_view(frame, "cross_data")
 
 
 def run_cross_structure(run_id: str) -> CrossStructure:
@@ -366,7 +427,7 @@ def run_cross_layers(run_id: str, view: str) -> list[ViewResult]:
 
 @lru_cache(maxsize=16)
 def _cached_full_cross(run_id: str, layer: int, mtime: float) -> FullCrossMatrix:
-    return full_cross_matrix(_cached_run(run_id, mtime).model, layer)
+    return full_cross_matrix(_saved(run_id, mtime).model, layer)
 
 
 def run_full_cross(run_id: str, layer: int) -> FullCrossMatrix:
@@ -376,7 +437,7 @@ def run_full_cross(run_id: str, layer: int) -> FullCrossMatrix:
 
 @lru_cache(maxsize=16)
 def _cached_spectrum(run_id: str, mtime: float) -> CrossSpectrum:
-    return cross_spectrum(_cached_run(run_id, mtime).model)
+    return cross_spectrum(_saved(run_id, mtime).model)
 
 
 def run_cross_spectrum(run_id: str) -> CrossSpectrum:
@@ -386,7 +447,7 @@ def run_cross_spectrum(run_id: str) -> CrossSpectrum:
 
 @lru_cache(maxsize=16)
 def _cached_experts(run_id: str, layer: int, mtime: float) -> list[InteractionMatrix]:
-    run = _cached_run(run_id, mtime)
+    run = _saved(run_id, mtime)
     return expert_block_norms(run.model, layer, run.preprocessor)
 
 

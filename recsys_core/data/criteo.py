@@ -7,7 +7,8 @@ columns (already ``log1p``-transformed, as DLRM's reference pre-processing does)
 already in ``[0, vocabulary)`` with skewed (Zipf) frequencies and vocabularies shaped like the
 Criteo Kaggle set's, capped at ``max_vocab`` (1M by default), and a label drawn from a planted
 logistic model of a few features, so a model has something to learn. ``iter_parquet_batches``
-reads it back in fixed-size batches with pyarrow, a bounded number of batches ahead.
+reads it back in fixed-size batches with pyarrow, a bounded number of batches ahead, in file order
+or shuffled through a buffer of a few row groups (bounded memory either way).
 """
 
 from __future__ import annotations
@@ -97,15 +98,30 @@ def iter_parquet_batches(
     continuous: tuple[str, ...] | list[str] = CONTINUOUS,
     target: str = TARGET,
     prefetch: int = 2,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    shuffle_buffer: int = 4,
 ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
-    """Yield ``(x, y)`` batches of ``batch_size`` rows (the last one may be shorter), in file order.
+    """Yield ``(x, y)`` batches of ``batch_size`` rows (the last one may be shorter).
 
     ``x`` maps each categorical column to int32 ids and ``"continuous"`` to a float32 ``(rows, C)``
     block (the ``Preprocessor.transform`` layout the models take). A background thread reads up to
     ``prefetch`` batches ahead (pyarrow decodes without holding the GIL), so reading overlaps
     training and memory holds a few batches, never the file.
+
+    Without ``shuffle`` the rows come in file order. With it, every row still comes exactly once, in
+    an order fixed by ``seed``: row groups are read in a random order into a buffer of
+    ``shuffle_buffer`` row groups, and each time one is read, as many rows as it had are drawn at
+    random from the whole buffer (``shuffle_buffer=1``: row groups in random order, rows shuffled
+    within each). Memory holds the buffer, twice over while it is re-cut, plus the prefetched
+    batches, whatever the file's size. Rows of row groups far apart in the read order seldom share a batch,
+    so a bigger buffer (or smaller row groups) mixes more; pass a new ``seed`` each epoch.
     """
     import pyarrow.parquet as pq
+
+    if shuffle and shuffle_buffer < 1:
+        raise ValueError(f"shuffle_buffer must be >= 1 row group, got {shuffle_buffer}.")
 
     def convert(batch: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
         col = {name: batch.column(name) for name in (*categorical, *continuous, target)}
@@ -129,6 +145,35 @@ def iter_parquet_batches(
                 continue
         return False
 
+    def pieces(f: Any) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+        """Converted runs of rows (of at most ``batch_size``), in file or shuffled order."""
+        if not shuffle:
+            for batch in f.iter_batches(batch_size=batch_size, columns=columns):
+                yield convert(batch)
+            return
+        rng = np.random.default_rng(seed)
+        buf: tuple[dict[str, np.ndarray], np.ndarray] | None = None
+        for i, group in enumerate(rng.permutation(f.num_row_groups)):
+            size = f.metadata.row_group(int(group)).num_rows
+            read = [
+                convert(b)
+                for b in f.iter_batches(batch_size=size, row_groups=[int(group)], columns=columns)
+            ]
+            if buf is not None:
+                read.insert(0, buf)
+            buf = _concat(read) if len(read) > 1 else read[0]
+            del read
+            if i + 1 < shuffle_buffer:  # still filling the buffer
+                continue
+            order = rng.permutation(len(buf[1]))
+            for start in range(0, size, batch_size):
+                yield _take(buf, order[start : min(start + batch_size, size)])
+            buf = _take(buf, order[size:])
+        if buf is not None and len(buf[1]):
+            order = rng.permutation(len(buf[1]))
+            for start in range(0, len(order), batch_size):
+                yield _take(buf, order[start : start + batch_size])
+
     def exact_batches() -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
         # pyarrow's batches stop at row-group ends; regroup them into full batch_size batches.
         pending: list[tuple[dict[str, np.ndarray], np.ndarray]] = []
@@ -136,18 +181,16 @@ def iter_parquet_batches(
         # pre_buffer=False: with pyarrow's default read-ahead, the buffers it fetched stay allocated
         # until the file is closed (measured: memory grows by the file's size over the pass).
         with pq.ParquetFile(path, pre_buffer=False) as f:
-            for batch in f.iter_batches(batch_size=batch_size, columns=columns):
-                pending.append(convert(batch))
-                count += batch.num_rows
+            for piece in pieces(f):
+                pending.append(piece)
+                count += len(piece[1])
                 while count >= batch_size:
-                    x = {k: np.concatenate([p[0][k] for p in pending]) for k in pending[0][0]}
-                    y = np.concatenate([p[1] for p in pending])
+                    x, y = _concat(pending) if len(pending) > 1 else pending[0]
                     yield {k: v[:batch_size] for k, v in x.items()}, y[:batch_size]
                     count -= batch_size
                     pending = [({k: v[batch_size:] for k, v in x.items()}, y[batch_size:])]
         if count:
-            x = {k: np.concatenate([p[0][k] for p in pending]) for k in pending[0][0]}
-            yield x, np.concatenate([p[1] for p in pending])
+            yield _concat(pending)
 
     def produce() -> None:
         try:
@@ -172,3 +215,16 @@ def iter_parquet_batches(
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def _concat(
+    parts: list[tuple[dict[str, np.ndarray], np.ndarray]],
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    x = {k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]}
+    return x, np.concatenate([p[1] for p in parts])
+
+
+def _take(
+    part: tuple[dict[str, np.ndarray], np.ndarray], rows: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    return {k: v[rows] for k, v in part[0].items()}, part[1][rows]

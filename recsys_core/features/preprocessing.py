@@ -48,7 +48,9 @@ class Preprocessor:
         self.mean: list[float] = []
         self.std: list[float] = []
         self.target_mean: float = 0.0
-        self.target_range: list[float] | None = None  # regression: [min, max] of the training target
+        self.target_range: list[float] | None = (
+            None  # regression: [min, max] of the training target
+        )
         self._index: dict[str, dict[str, int]] = {}
 
     @property

@@ -12,6 +12,7 @@ from recsys_core.features.spec import CONTINUOUS_FIELD
 from recsys_core.layers.batch_l2 import BatchL2
 from recsys_core.layers.embedding_bag_collection import EmbeddingBagCollection
 from recsys_core.layers.linear_terms import LinearTerms
+from recsys_core.layers.mlp import MLP
 
 
 class InteractionModel(keras.Model):
@@ -109,6 +110,12 @@ class InteractionModel(keras.Model):
 
     def output_bias_initializer(self) -> keras.initializers.Initializer:
         return keras.initializers.Constant(self.output_bias)
+
+    def scoring_mlp(self, hidden: list[int], dropout: float = 0.0, name: str = "dnn") -> MLP:
+        """ReLU ``hidden`` layers then one linear output unit whose bias starts at ``output_bias``."""
+        mlp = MLP([*hidden, 1], output_activation=None, dropout=dropout, name=name)
+        mlp.dense_layers[-1].bias_initializer = self.output_bias_initializer()
+        return mlp
 
     def sparse_vectors(self, inputs: dict[str, Any]) -> list[Any]:
         return self.embedding(inputs)

@@ -10,7 +10,6 @@ from keras import ops
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.fefm_layer import FEFMLayer
-from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.fm import LINEAR_L2
 from recsys_core.models.registry import (
@@ -58,8 +57,7 @@ class DeepFEFM(InteractionModel):
         self.dropout = float(dropout)
         self.linear = self.linear_terms(self.linear_l2)
         self.fefm = FEFMLayer(self.field_embedding_l2, name="fefm")
-        self.dnn = MLP([*self.dnn_units, 1], output_activation=None, dropout=dropout, name="dnn")
-        self.dnn.dense_layers[-1].bias_initializer = self.output_bias_initializer()
+        self.dnn = self.scoring_mlp(self.dnn_units, dropout)
 
     def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
         interactions = self.fefm(self.field_matrix(inputs, training=training))

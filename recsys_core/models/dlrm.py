@@ -71,10 +71,7 @@ class DLRM(InteractionModel):
             else None
         )
         self.interaction = DotInteraction(name="dot_interaction")
-        self.top = MLP(
-            [*self.top_units, 1], output_activation=None, dropout=dropout, name="top_mlp"
-        )
-        self.top.dense_layers[-1].bias_initializer = self.output_bias_initializer()
+        self.top = self.scoring_mlp(self.top_units, dropout, name="top_mlp")
         self.linear = self.linear_terms(self.linear_l2) if self.use_linear else None
 
     def field_vectors(self, inputs: dict[str, Any], training: bool = False) -> list[Any]:

@@ -9,7 +9,6 @@ from keras import ops
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.features.spec import CONTINUOUS_FIELD
-from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.registry import (
     DNN,
@@ -68,8 +67,7 @@ class DNNModel(FlatFeatureModel):
         if not self.dnn:
             raise ValueError("DNN needs at least one hidden layer (dnn=[]).")
         self.dropout = float(dropout)
-        self.deep = MLP([*self.dnn, 1], output_activation=None, dropout=self.dropout, name="dnn")
-        self.deep.dense_layers[-1].bias_initializer = self.output_bias_initializer()
+        self.deep = self.scoring_mlp(self.dnn, self.dropout)
 
     def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
         return self.deep(self.flat_features(inputs), training=training)

@@ -10,7 +10,6 @@ from keras import ops
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.layers.inner_product_layer import InnerProductLayer
-from recsys_core.layers.mlp import MLP
 from recsys_core.layers.outter_product_layer import KERNEL_TYPES, OutterProductLayer
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.registry import (
@@ -73,8 +72,7 @@ class PNN(InteractionModel):
             if product_type in ("outer", "both")
             else None
         )
-        self.dnn = MLP([*self.dnn_units, 1], output_activation=None, dropout=dropout, name="dnn")
-        self.dnn.dense_layers[-1].bias_initializer = self.output_bias_initializer()
+        self.dnn = self.scoring_mlp(self.dnn_units, dropout)
 
     def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
         vectors = [ops.expand_dims(v, 1) for v in self.field_vectors(inputs, training=training)]

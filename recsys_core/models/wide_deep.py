@@ -8,7 +8,6 @@ from typing import Any
 import keras
 
 from recsys_core import _backend  # noqa: F401
-from recsys_core.layers.mlp import MLP
 from recsys_core.models.base import InteractionModel
 from recsys_core.models.fm import LINEAR_L2
 from recsys_core.models.registry import (
@@ -49,8 +48,7 @@ class WideDeep(InteractionModel):
         self.dnn_units = [int(u) for u in dnn]
         self.dropout = float(dropout)
         self.linear = self.linear_terms(self.linear_l2)
-        self.dnn = MLP([*self.dnn_units, 1], output_activation=None, dropout=dropout, name="dnn")
-        self.dnn.dense_layers[-1].bias_initializer = self.output_bias_initializer()
+        self.dnn = self.scoring_mlp(self.dnn_units, dropout)
 
     def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
         return self.linear(inputs) + self.dnn(self.flat_features(inputs), training=training)

@@ -21,22 +21,12 @@ from recsys_core import _backend  # noqa: F401
 
 # isort: split
 import jax
+from machine import cpu_model
 
 from recsys_core.analysis.tii import total_interaction_index
 from recsys_core.data.planted import CTR_FIELDS, CTR_PAIRS, planted_table
 from recsys_core.training.engine import TrainConfig
 from recsys_core.training.pipeline import RunConfig, train_run
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
@@ -59,7 +49,7 @@ def main() -> None:
     )
     rows = run.holdout.iloc[: args.rows]
     model, pre = run.model, run.preprocessor
-    print(f"machine: {platform.machine()}, {_cpu_name()}, {os.cpu_count()} cores visible")
+    print(f"machine: {platform.machine()}, {cpu_model()}, {os.cpu_count()} cores visible")
     print(f"jax {jax.__version__} on {jax.devices()}")
     print(f"model: DLRM, {run.params:,} parameters, {len(model.field_names)} fields:")
     print("  " + ", ".join(model.field_names))

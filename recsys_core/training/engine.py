@@ -153,6 +153,20 @@ def _loss_fn(task: str) -> Callable[[Any, Any], Any]:
     return lambda y, z: (z - y) ** 2
 
 
+def _grad_fn(model: keras.Model, task: str) -> Callable:
+    """``(tv, ntv, xb, yb, wb) -> ((total, (loss, ntv)), grads)``: the row-weighted task loss of one
+    batch (zero-weight rows are padding) plus the model's own penalties, and its gradient."""
+    loss_of = _loss_fn(task)
+
+    def batch_loss(tv, ntv, xb, yb, wb):
+        out, ntv, losses = model.stateless_call(tv, ntv, xb, training=True, return_losses=True)
+        per_row = loss_of(yb, out[:, 0])
+        loss = jnp.sum(per_row * wb) / jnp.maximum(jnp.sum(wb), 1.0)
+        return loss + sum(losses, jnp.zeros(())), (loss, ntv)
+
+    return jax.value_and_grad(batch_loss, has_aux=True)
+
+
 class Trainer:
     """Train and evaluate one Keras model on dict-of-array inputs (see ``Preprocessor.transform``)."""
 
@@ -193,15 +207,7 @@ class Trainer:
         model, batch = self.model, batch or min(self.config.batch_size, n)
         n_batches = math.ceil(n / batch)
         pad = n_batches * batch - n
-        loss_of = _loss_fn(self.task)
-
-        def batch_loss(tv, ntv, xb, yb, wb):
-            out, ntv, losses = model.stateless_call(tv, ntv, xb, training=True, return_losses=True)
-            per_row = loss_of(yb, out[:, 0])
-            loss = jnp.sum(per_row * wb) / jnp.maximum(jnp.sum(wb), 1.0)
-            return loss + sum(losses, jnp.zeros(())), (loss, ntv)
-
-        grad_fn = jax.value_and_grad(batch_loss, has_aux=True)
+        grad_fn = _grad_fn(model, self.task)
 
         def epoch(state, x, y, perm):  # perm: this epoch's order of the rows (shuffle_order)
             idx = jnp.concatenate([perm, jnp.zeros((pad,), perm.dtype)]).reshape(n_batches, batch)

@@ -24,7 +24,7 @@ import numpy as np
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.errors import TrainingError
-from recsys_core.training.engine import Arrays, TrainConfig, Trainer, _loss_fn
+from recsys_core.training.engine import Arrays, TrainConfig, Trainer, _grad_fn
 
 
 @dataclass
@@ -100,14 +100,7 @@ def fit_stream(
         [v.value for v in model.non_trainable_variables],
         [v.value for v in optimizer.variables],
     )
-    loss_of = _loss_fn(task)
-
-    def batch_loss(tv, ntv, xb, yb, wb):
-        out, ntv, losses = model.stateless_call(tv, ntv, xb, training=True, return_losses=True)
-        loss = jnp.sum(loss_of(yb, out[:, 0]) * wb) / jnp.maximum(jnp.sum(wb), 1.0)
-        return loss + sum(losses, jnp.zeros(())), (loss, ntv)
-
-    grad_fn = jax.value_and_grad(batch_loss, has_aux=True)
+    grad_fn = _grad_fn(model, task)
 
     def group(state, xs, ys, ws, n):  # xs, ys, ws: k stacked batches, of which the first n are real
         def step(i, carry):

@@ -48,9 +48,8 @@ class Preprocessor:
         self.mean: list[float] = []
         self.std: list[float] = []
         self.target_mean: float = 0.0
-        self.target_range: list[float] | None = (
-            None  # regression: [min, max] of the training target
-        )
+        # regression: [min, max] of the training target (predicted ratings are clipped to it)
+        self.target_range: list[float] | None = None
         self._index: dict[str, dict[str, int]] = {}
 
     @property

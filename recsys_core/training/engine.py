@@ -242,7 +242,6 @@ class Trainer:
         on_epoch: Callable[[EpochLog], None] | None = None,
         cancel: CancelFlag | None = None,
         schedule_epochs: int | None = None,
-        phase: str = "fit",
     ) -> History:
         """Train for ``config.epochs`` epochs, early-stopping on the validation metric if given.
 
@@ -313,9 +312,7 @@ class Trainer:
             }
             history.epochs.append(row)
             if on_epoch is not None:
-                on_epoch(
-                    EpochLog(e, c.epochs, loss, val, seconds, time.perf_counter() - start, phase)
-                )
+                on_epoch(EpochLog(e, c.epochs, loss, val, seconds, time.perf_counter() - start))
             if val:
                 score = -val[metric] if larger_better else val[metric]
                 if score < best:

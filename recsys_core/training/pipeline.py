@@ -141,10 +141,11 @@ def train_run(
         trainer.fit(
             pre.transform(train_df),
             pre.target(train_df),
-            on_epoch=on_epoch,
+            on_epoch=None
+            if on_epoch is None
+            else lambda log: on_epoch(replace(log, phase="refit")),
             cancel=cancel,
             schedule_epochs=config.train.epochs,
-            phase="refit",
         )
         history.refit_epochs = history.best_epoch
     seconds = time.perf_counter() - start

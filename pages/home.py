@@ -4,6 +4,7 @@ import streamlit as st
 
 from recsys_core import access, dashboard
 from recsys_core.errors import RecsysCoreError
+from recsys_core.viz.leaderboard import leaderboard_figure
 
 st.title("What did your recommender learn about feature interactions?")
 st.markdown(
@@ -54,4 +55,5 @@ if boards:
     )
     for task, frame in boards.items():
         with st.expander(task, expanded=task == "regression"):
+            st.plotly_chart(leaderboard_figure(frame), key=f"leaderboard_{task}")
             st.dataframe(frame, hide_index=True, width="stretch")

@@ -27,17 +27,16 @@ def _query_int(name: str, default: int | None = None) -> int | None:
 left, mid, order_col = st.columns([3, 3, 2])
 run_id = left.selectbox("Run", ids, index=ids.index(query["run"]) if query.get("run") in ids else 0)
 try:
-    methods = dashboard.run_methods(run_id)
-    model = dashboard.open_run(run_id).model
+    menu = dashboard.run_menu(run_id)
 except RecsysCoreError as exc:
     st.error(str(exc))
     st.stop()
-keys = list(methods)
+keys = list(menu.methods)
 method = mid.selectbox(
     "Method",
     keys,
     index=keys.index(query["method"]) if query.get("method") in keys else 0,
-    format_func=methods.get,
+    format_func=menu.methods.get,
 )
 orders = {
     "given": "as given",
@@ -54,7 +53,7 @@ order = order_col.selectbox(
 state: dict[str, str] = {"run": run_id, "method": method, "order": order}
 view = layer = head = row = None
 if method == "native":
-    views = {v.name: v for v in dashboard.run_native_views(run_id)}
+    views = {v.name: v for v in menu.views}
     names = list(views)
     cols = st.columns([4, 1, 1, 2])
     view = cols[0].selectbox(
@@ -64,7 +63,7 @@ if method == "native":
         format_func=lambda n: f"{views[n].title} ({views[n].kind})",
     )
     state["view"] = view
-    options = views[view].options(model)
+    options = views[view].options
     if "layer" in options:
         layer = int(cols[1].number_input("Layer", 0, options["layer"] - 1, min(_query_int("layer", 0), options["layer"] - 1)))  # fmt: skip
         state["layer"] = str(layer)

@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from recsys_core.access import Access, server_side
+from recsys_core.analysis import saved
 from recsys_core.analysis.compare import difference, on_common_fields
 from recsys_core.analysis.matrix import InteractionMatrix
-from recsys_core.analysis.native import NativeView, ViewResult, native_views
+from recsys_core.analysis.native import ViewResult
 from recsys_core.analysis.native.cross import (
     CrossSpectrum,
     CrossStructure,
@@ -30,7 +31,13 @@ from recsys_core.analysis.native.cross import (
     full_cross_matrix,
 )
 from recsys_core.analysis.pair_detail import PairDetail, pair_detail
-from recsys_core.analysis.views import METHOD_TITLES, available_methods, interaction_matrix
+from recsys_core.analysis.views import (
+    METHOD_TITLES,
+    AnalysisMenu,
+    ViewChoice,
+    analysis_menu,
+    interaction_matrix,
+)
 from recsys_core.compile_cache import OFF
 from recsys_core.data.user_table import UserTable, build_user_table, read_table
 from recsys_core.errors import RecsysCoreError
@@ -45,7 +52,15 @@ log = logging.getLogger(__name__)
 @lru_cache(maxsize=1)
 def job_manager() -> JobManager:
     """One job queue per server process, shared by every session (``RECSYS_CORE_MAX_TRAININGS``)."""
-    return JobManager(max_workers=int(os.environ.get("RECSYS_CORE_MAX_TRAININGS", "1")))
+    return JobManager(
+        max_workers=int(os.environ.get("RECSYS_CORE_MAX_TRAININGS", "1")),
+        after_save=_after_training,
+    )
+
+
+def _after_training(run_id: str) -> None:
+    if _warm_up_on():
+        precompute(run_id)
 
 
 def store() -> RunStore:
@@ -80,7 +95,7 @@ def delete_run(run_id: str, access: Access | None = None) -> None:
     """Delete a saved run for everyone (atomic: renamed away first), if ``access`` may delete."""
     _require(access, "delete")
     store().delete(run_id)
-    for cache in (_cached_run, _cached_matrix, _cached_pair, _cached_grid):
+    for cache in (_cached_run, _cached_matrix, _cached_menu, _cached_pair, _cached_grid):
         cache.cache_clear()
 
 
@@ -112,8 +127,13 @@ def _load_lock(run_id: str) -> threading.RLock:
 
 
 def _mtime(run_id: str) -> float:
-    path = store().path_of(run_id)
-    return path.stat().st_mtime if path.exists() else 0.0
+    """When the run was written (its run.json; 0 when gone): keys the caches, so a run deleted and
+    written again under the same id is read afresh, while saved analyses added to its folder
+    later do not make the server load its model again."""
+    try:
+        return (store().path_of(run_id) / "run.json").stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _saved(run_id: str, mtime: float, model: bool = True) -> SavedRun:
@@ -139,11 +159,18 @@ def open_run(run_id: str) -> SavedRun:
 # of small XLA compilations, each too quick for the persistent compilation cache) before the saved
 # weights replace them. That was most of the first switch to a run's page (Interactions 6.5-7.3 s
 # against 0.2-0.4 s for later visits; benchmarks/bench_page_switch.py). So the first listing of a
-# store starts one background thread that loads the runs the pages show by default; a page that
+# store starts one background thread that loads the runs the pages show by default (and computes the
+# newest two runs' first maps where no earlier server saved them, see ``precompute``); a page that
 # comes sooner waits for that load (``_saved``) rather than repeating it.
 # ``$RECSYS_CORE_WARM_UP=0`` turns it off.
 WARM_UP_RUNS = 4  # the newest two runs (Interactions, Compare), newest attention and cross runs
 _warmed: set[str] = set()
+
+
+def _warm_up_on() -> bool:
+    """``$RECSYS_CORE_WARM_UP`` (default on): load the newest runs' models when a server starts,
+    and compute a new run's first maps right after training."""
+    return os.environ.get("RECSYS_CORE_WARM_UP", "").strip().lower() not in OFF
 
 
 def _runs_with_view(frame: pd.DataFrame, view: str) -> list[str]:
@@ -160,15 +187,17 @@ def _runs_with_view(frame: pd.DataFrame, view: str) -> list[str]:
 
 def _warm_up(frame: pd.DataFrame) -> None:
     """Start loading, once per store and process, the models of the runs the pages open first."""
-    if frame.empty or os.environ.get("RECSYS_CORE_WARM_UP", "").strip().lower() in OFF:
+    if frame.empty or not _warm_up_on():
         return
     root = str(store().root.resolve())
     with _locks_guard:
         if root in _warmed:
             return
         _warmed.add(root)
-    ids = frame["run_id"].tolist()[:2]
-    ids += _runs_with_view(frame, "attention")[:1] + _runs_with_view(frame, "cross_data")[:1]
+    newest = frame["run_id"].tolist()[:2]
+    ids = (
+        newest + _runs_with_view(frame, "attention")[:1] + _runs_with_view(frame, "cross_data")[:1]
+    )
     ids = list(dict.fromkeys(ids))[:WARM_UP_RUNS]
 
     def load() -> None:
@@ -176,6 +205,8 @@ def _warm_up(frame: pd.DataFrame) -> None:
             if str(store().root.resolve()) != root:
                 return  # the dashboard was pointed at another store meanwhile
             try:
+                if run_id in newest:  # their first maps: read back if saved, else computed once
+                    precompute(run_id)
                 open_run(run_id)
             except Exception as exc:  # the page that opens the run reports it
                 log.debug("warm-up: run %s not loaded (%s)", run_id, exc)
@@ -189,9 +220,17 @@ def _cached_matrix(
     run_id: str, method: str, row: int | None, view: str | None, layer: int | None,
     head: int | None, mtime: float,
 ) -> ViewResult:  # fmt: skip
-    return interaction_matrix(
-        _saved(run_id, mtime), method, row=row, view=view, layer=layer, head=head
-    )
+    # A map saved beside the run (by an earlier server, or by the precompute after training) needs
+    # no model: a restarted dashboard draws it at once.
+    run = _saved(run_id, mtime, model=False)
+    key = saved.result_key(method, row, view, layer, head)
+    result = saved.load_result(run.path, key)
+    if result is None:
+        result = interaction_matrix(
+            _saved(run_id, mtime), method, row=row, view=view, layer=layer, head=head
+        )
+        saved.save_result(run.path, key, result)
+    return result
 
 
 def run_matrix(
@@ -218,14 +257,46 @@ def run_pair_detail(run_id: str, a: str, b: str) -> PairDetail:
     return _cached_pair(run_id, a, b, _mtime(run_id))
 
 
-def run_native_views(run_id: str) -> list[NativeView]:
-    """The native views of the run's model, primary first."""
-    return native_views(open_run(run_id).model)
+@lru_cache(maxsize=64)
+def _cached_menu(run_id: str, mtime: float) -> AnalysisMenu:
+    run = _saved(run_id, mtime, model=False)
+    key = {"what": "menu"}
+    found = saved.load(run.path, key)
+    if found is not None:
+        try:
+            return AnalysisMenu.from_dict(found)
+        except (KeyError, TypeError):
+            log.warning("ignoring a malformed saved analysis menu of run %s", run_id)
+    menu = analysis_menu(_saved(run_id, mtime))
+    saved.save(run.path, key, menu.to_dict())
+    return menu
+
+
+def run_menu(run_id: str) -> AnalysisMenu:
+    """The run's analysis methods and native views (saved beside the run: no model once known)."""
+    return _cached_menu(run_id, _mtime(run_id))
+
+
+def run_native_views(run_id: str) -> list[ViewChoice]:
+    """The native views of the run's model, primary first, with their layer / head counts."""
+    return run_menu(run_id).views
 
 
 def run_methods(run_id: str) -> dict[str, str]:
     """The analysis methods the run's model supports, with their titles, native first."""
-    return {m: METHOD_TITLES[m] for m in available_methods(open_run(run_id))}
+    return dict(run_menu(run_id).methods)
+
+
+def precompute(run_id: str) -> None:
+    """Compute and save the maps a run's pages open with: its menu, its primary native view (first
+    layer and head, as the Interactions page opens it) and its TII (Compare's default)."""
+    menu = run_menu(run_id)
+    if menu.views:
+        first = menu.views[0]
+        layer = 0 if "layer" in first.options else None
+        head = 0 if "head" in first.options else None
+        run_matrix(run_id, "native", view=first.name, layer=layer, head=head)
+    run_matrix(run_id, "tii")
 
 
 def published_leaderboards() -> dict[str, pd.DataFrame]:
@@ -357,8 +428,8 @@ def common_methods(run_a: str, run_b: str) -> dict[str, str]:
 
 
 def common_native_views(run_a: str, run_b: str) -> list[str]:
-    names_b = {v.name for v in run_native_views(run_b)}
-    return [v.name for v in run_native_views(run_a) if v.name in names_b and v.shape == "matrix"]
+    names_b = set(run_menu(run_b).view_names("matrix"))
+    return [name for name in run_menu(run_a).view_names("matrix") if name in names_b]
 
 
 def search_holdout(run_id: str, text: str, limit: int = 50) -> pd.DataFrame:

@@ -20,7 +20,7 @@ def store_at(monkeypatch):
     def use(path):
         monkeypatch.setenv("RECSYS_CORE_RUNS", str(path))
         for cache in (dashboard.job_manager, dashboard._cached_matrix, dashboard._cached_run,
-                      dashboard._cached_pair):  # fmt: skip
+                      dashboard._cached_pair, dashboard._cached_menu):  # fmt: skip
             cache.cache_clear()
 
     yield use
@@ -147,7 +147,7 @@ def test_training_from_the_page_lands_a_run(store_at, tmp_path, movielens):
     assert job.run_id in RunStore(tmp_path).list()["run_id"].tolist()
 
 
-def test_home_shows_the_committed_leaderboard(store_at, tmp_path):
+def test_home_shows_the_committed_leaderboard(store_at, tmp_path, plotly_array):
     import pandas as pd
 
     store_at(tmp_path)
@@ -159,6 +159,11 @@ def test_home_shows_the_committed_leaderboard(store_at, tmp_path):
     assert len(shown) == 1
     assert shown[0]["model"].tolist() == published["model"].tolist()
     np.testing.assert_allclose(shown[0]["rmse_mean"], published["rmse_mean"])
+    (dots,) = [s["data"][0] for s in _plotly_specs(at) if s["data"][0].get("error_x")]
+    best_first = published.sort_values("rmse_mean")
+    assert list(dots["y"]) == best_first["model"].tolist()
+    np.testing.assert_allclose(plotly_array(dots["x"]), best_first["rmse_mean"])
+    np.testing.assert_allclose(plotly_array(dots["error_x"]["array"]), best_first["rmse_std"])
 
 
 def _upload_csv() -> bytes:

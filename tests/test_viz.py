@@ -76,3 +76,20 @@ def test_ordering_by_group_and_strength_keeps_every_cell():
     )
     with pytest.raises(ValueError, match="order must be one of"):
         m.ordered("alphabetical")
+
+
+def test_a_leaderboard_ranks_by_its_metric_in_the_right_direction():
+    import pandas as pd
+
+    from recsys_core.viz.leaderboard import leaderboard_figure, leaderboard_metric
+
+    auc = pd.DataFrame({"model": ["a", "b", "c"], "trials": 3, "auc_mean": [0.70, 0.78, 0.75],
+                        "auc_std": [0.01, np.nan, 0.02]})  # fmt: skip
+    assert leaderboard_metric(auc) == "auc"
+    dots = leaderboard_figure(auc).data[0]
+    assert list(dots.y) == ["b", "c", "a"]  # higher AUC first
+    np.testing.assert_allclose(dots.error_x.array, [0.0, 0.02, 0.01])  # no spread known: none drawn
+    rmse = auc.rename(columns={"auc_mean": "rmse_mean", "auc_std": "rmse_std"})
+    assert list(leaderboard_figure(rmse).data[0].y) == ["a", "c", "b"]  # lower RMSE first
+    with pytest.raises(ValueError, match="no <metric>_mean column"):
+        leaderboard_metric(pd.DataFrame({"model": ["a"]}))

@@ -47,6 +47,16 @@ def described(result: Any, key: str) -> dict[str, Any]:
     }
 
 
+def undescribed(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """The constructor arguments of a result from its :func:`described` form (None back to NaN)."""
+    names = ("method", "title", "description", "kind", "fields", "n_rows", "signed", "groups")
+    return {
+        "values": np.array(data[key], dtype=float),
+        **{name: data[name] for name in names if name in data},
+        "extra": dict(data.get("extra") or {}),
+    }
+
+
 @dataclass
 class InteractionMatrix:
     """``values[i, j]`` is the strength of the interaction of ``fields[i]`` with ``fields[j]``.
@@ -85,6 +95,11 @@ class InteractionMatrix:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InteractionMatrix:
+        """The matrix back from :meth:`to_dict` (or its JSON)."""
+        return cls(**undescribed(data, "matrix"))
 
     def group_of(self, name: str) -> str:
         return self.groups.get(name, "context")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
 from recsys_core.analysis.archipelago import archipelago
 from recsys_core.analysis.native import NativeView, ViewResult, native_view, native_views
 from recsys_core.analysis.tii import total_interaction_index
@@ -14,6 +17,58 @@ METHOD_TITLES = {
     "tii": "Total Interaction Index (model-agnostic, data-averaged)",
     "archipelago": "Archipelago (model-agnostic, one row)",
 }
+
+
+@dataclass(frozen=True)
+class ViewChoice:
+    """A native view as a page offers it, without the model: ``options`` counts its layers and
+    heads (see :class:`~recsys_core.analysis.native.NativeView`)."""
+
+    name: str
+    title: str
+    kind: str
+    shape: str = "matrix"
+    per_row: bool = False
+    options: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class AnalysisMenu:
+    """What can be computed for a run: its methods (native first) and native views (primary
+    first). Small and JSON-able, so it is saved with the run's analyses and a page can lay out its
+    choices before (or without) loading the model."""
+
+    methods: dict[str, str]
+    views: list[ViewChoice]
+
+    def view(self, name: str) -> ViewChoice:
+        for choice in self.views:
+            if choice.name == name:
+                return choice
+        raise RecsysCoreError(
+            f"unknown native view {name!r}; available: {', '.join(self.view_names()) or 'none'}."
+        )
+
+    def view_names(self, shape: str | None = None) -> list[str]:
+        return [v.name for v in self.views if shape is None or v.shape == shape]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"methods": dict(self.methods), "views": [asdict(v) for v in self.views]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnalysisMenu:
+        return cls(dict(data["methods"]), [ViewChoice(**v) for v in data["views"]])
+
+
+def analysis_menu(run: SavedRun) -> AnalysisMenu:
+    """The run's methods and native views with their layer / head counts (loads the model)."""
+    views = native_views(run.model)
+    choices = [
+        ViewChoice(v.name, v.title, v.kind, v.shape, v.per_row, dict(v.options(run.model)))
+        for v in views
+    ]
+    methods = [m for m in METHODS if m != "native" or views]
+    return AnalysisMenu({m: METHOD_TITLES[m] for m in methods}, choices)
 
 
 def has_native_view(run: SavedRun) -> bool:

@@ -11,6 +11,7 @@ busy server refuses new work with a message instead of piling it up. In viewer m
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
 import time
@@ -29,6 +30,8 @@ from recsys_core.access import mode as access_mode
 from recsys_core.errors import RecsysCoreError
 from recsys_core.training.engine import EpochLog, TrainingCancelled
 from recsys_core.training.pipeline import RunConfig, train_run
+
+log = logging.getLogger(__name__)
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 MAX_QUEUED_ENV = "RECSYS_CORE_MAX_QUEUED"
@@ -95,13 +98,17 @@ class JobManager:
         runs_dir: str | Path | None = None,
         max_workers: int = 1,
         max_queued: int | None = None,
+        after_save: Callable[[str], Any] | None = None,
     ) -> None:
+        """``after_save(run_id)`` runs in the worker once a run is saved and its job is done (the
+        dashboard computes the run's first maps there), before the worker takes the next job."""
         from recsys_core.runs.store import RunStore
 
         self.store = RunStore(runs_dir)
         self.max_workers = max_workers
         self.max_queued = default_max_queued() if max_queued is None else max_queued
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="train")
+        self.after_save = after_save
         self._jobs: dict[str, Job] = {}  # in submission order, which is the pool's start order
         self._lock = threading.Lock()
 
@@ -195,6 +202,11 @@ class JobManager:
         finally:
             job.finished, job.eta = time.time(), 0.0
             job.table = None
+        if job.state == "done" and job.run_id is not None and self.after_save is not None:
+            try:
+                self.after_save(job.run_id)
+            except Exception as exc:  # the run is saved; its pages compute what is missing
+                log.warning("after saving run %s: %s: %s", job.run_id, type(exc).__name__, exc)
 
     def submit_call(
         self, label: str, work: Callable[..., Any], owner: str = "", kind: str = "check"

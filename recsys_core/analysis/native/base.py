@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys_core.analysis.matrix import KINDS, InteractionMatrix, described, spreadsheet_text
+from recsys_core.analysis.matrix import (
+    KINDS,
+    InteractionMatrix,
+    described,
+    spreadsheet_text,
+    undescribed,
+)
 from recsys_core.errors import RecsysCoreError
 from recsys_core.models.pure import apply_in_chunks, model_params, pure_method
 
@@ -56,8 +62,18 @@ class FieldScores:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FieldScores:
+        """The scores back from :meth:`to_dict` (or its JSON)."""
+        return cls(**undescribed(data, "scores"))
+
 
 ViewResult = InteractionMatrix | FieldScores
+
+
+def view_result_from_dict(data: dict[str, Any]) -> ViewResult:
+    """A matrix or per-field scores back from its ``to_dict`` form."""
+    return InteractionMatrix.from_dict(data) if "matrix" in data else FieldScores.from_dict(data)
 
 
 @dataclass(frozen=True)

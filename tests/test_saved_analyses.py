@@ -1,0 +1,189 @@
+"""Analyses saved beside a run: exact round trips, damaged files recomputed, no model when saved."""
+
+import json
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from recsys_core import dashboard
+from recsys_core.analysis import interaction_matrix
+from recsys_core.analysis import saved as store_of
+from recsys_core.analysis.matrix import InteractionMatrix
+from recsys_core.analysis.native import FieldScores, native_views
+from recsys_core.analysis.views import AnalysisMenu, analysis_menu
+from recsys_core.runs import RunStore
+from recsys_core.training import RunConfig, TrainConfig
+from recsys_core.training.jobs import JobManager
+
+
+def _matrix() -> InteractionMatrix:
+    values = np.array([[np.nan, 0.25, -1 / 3], [0.25, np.nan, 1e-12], [-1 / 3, 1e-12, np.nan]])
+    return InteractionMatrix(
+        values,
+        ["user_id", "movie_id", "hour"],
+        "tii",
+        "TII",
+        "sqrt of the Total Interaction Index",
+        "data-averaged",
+        n_rows=2000,
+        signed=True,
+        groups={"user_id": "user", "movie_id": "movie"},
+        extra={"lower": [[None, 0.1, 0.0], [0.1, None, 0.0], [0.0, 0.0, None]], "seed": 3},
+    )
+
+
+def test_a_matrix_and_scores_come_back_exactly_from_their_dict():
+    m = _matrix()
+    back = InteractionMatrix.from_dict(json.loads(m.to_json()))
+    np.testing.assert_array_equal(back.values, m.values)  # NaN where NaN, every bit elsewhere
+    assert (back.fields, back.groups, back.extra, back.signed, back.n_rows) == (
+        m.fields, m.groups, m.extra, m.signed, m.n_rows,
+    )  # fmt: skip
+    assert back.ordered("strength").fields == m.ordered("strength").fields
+    s = FieldScores(np.array([0.5, np.nan]), ["a", "b"], "native", "w", "d", "weights-only")
+    again = FieldScores.from_dict(json.loads(s.to_json()))
+    np.testing.assert_array_equal(again.values, s.values)
+    assert again.fields == ["a", "b"]
+
+
+def test_saved_results_round_trip_and_refuse_other_keys_versions_and_damage(tmp_path, caplog):
+    key = store_of.result_key("tii")
+    assert store_of.load_result(tmp_path, key) is None
+    assert store_of.save_result(tmp_path, key, _matrix())
+    got = store_of.load_result(tmp_path, key)
+    np.testing.assert_array_equal(got.values, _matrix().values)
+    assert store_of.load_result(tmp_path, store_of.result_key("tii", row=0)) is None
+    (path,) = (tmp_path / store_of.FOLDER).glob("*.json")
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "version": "0.0.0-other"}))
+    assert store_of.load_result(tmp_path, key) is None  # another release may compute it differently
+    path.write_text(json.dumps({**record, "key": store_of.result_key("native")}))
+    assert store_of.load_result(tmp_path, key) is None  # a digest collision cannot mix two maps
+    path.write_text(json.dumps({**record, "payload": {"matrix": [[1.0]], "fields": ["a", "b"]}}))
+    assert store_of.load_result(tmp_path, key) is None  # a 1x1 matrix for two fields
+    path.write_bytes(b'{"key": ')  # cut off mid-write by a crash of an older writer
+    with caplog.at_level("WARNING"):
+        assert store_of.load_result(tmp_path, key) is None
+    assert "unreadable" in caplog.text
+    assert store_of.save_result(tmp_path, key, _matrix())  # replaced whole
+    assert store_of.load_result(tmp_path, key) is not None
+    assert [p.name for p in (tmp_path / store_of.FOLDER).iterdir()] == [path.name]  # no temp left
+
+
+def test_a_store_that_cannot_be_written_keeps_results_in_memory(tmp_path):
+    (tmp_path / store_of.FOLDER).write_text("not a folder")  # as a read-only volume refuses writes
+    assert store_of.save_result(tmp_path, store_of.result_key("tii"), _matrix()) is False
+    assert store_of.load_result(tmp_path, store_of.result_key("tii")) is None
+
+
+@pytest.fixture
+def fresh_server(saved, runs_dir, tmp_path, monkeypatch):
+    """A copy of the shared run in its own store, the dashboard's caches empty as after a restart."""
+    root = tmp_path / "runs"
+    shutil.copytree(runs_dir / saved.run_id, root / saved.run_id)
+    shutil.rmtree(root / saved.run_id / store_of.FOLDER, ignore_errors=True)
+    monkeypatch.setenv("RECSYS_CORE_RUNS", str(root))
+
+    def restart():
+        dashboard.job_manager.cache_clear()
+        for cache in (dashboard._cached_run, dashboard._cached_matrix, dashboard._cached_menu):
+            cache.cache_clear()
+
+    restart()
+    yield root, saved.run_id, restart
+    restart()
+
+
+def _model_loaded(run_id: str) -> bool:
+    return dashboard._cached_run(run_id, dashboard._mtime(run_id))._model is not None
+
+
+def test_a_restarted_dashboard_draws_saved_maps_without_the_model(fresh_server):
+    root, run_id, restart = fresh_server
+    menu = dashboard.run_menu(run_id)
+    first = dashboard.run_matrix(run_id, "native", view=menu.views[0].name)
+    tii = dashboard.run_matrix(run_id, "tii")
+    assert _model_loaded(run_id)
+    assert len(list((root / run_id / store_of.FOLDER).glob("*.json"))) == 3  # menu, native, TII
+    restart()
+    assert dashboard.run_menu(run_id) == menu
+    again = dashboard.run_matrix(run_id, "native", view=menu.views[0].name)
+    np.testing.assert_array_equal(again.values, first.values)
+    np.testing.assert_array_equal(dashboard.run_matrix(run_id, "tii").values, tii.values)
+    assert not _model_loaded(run_id)  # read back: the model was never built
+    direct = interaction_matrix(RunStore(root).open(run_id), "native", view=menu.views[0].name)
+    np.testing.assert_allclose(again.values, direct.values, rtol=1e-6)
+    dashboard.run_matrix(run_id, "archipelago", row=0)  # not saved yet: computed with the model
+    assert _model_loaded(run_id)
+
+
+def test_a_damaged_saved_map_is_computed_again_and_replaced(fresh_server):
+    root, run_id, restart = fresh_server
+    tii = dashboard.run_matrix(run_id, "tii")
+    restart()
+    for path in (root / run_id / store_of.FOLDER).glob("*.json"):
+        path.write_text("{ truncated")
+    np.testing.assert_array_equal(dashboard.run_matrix(run_id, "tii").values, tii.values)
+    assert _model_loaded(run_id)
+    restart()
+    dashboard.run_matrix(run_id, "tii")
+    assert not _model_loaded(run_id)  # the file was replaced by the recomputed map
+
+
+def test_the_menu_lists_what_the_model_offers(saved):
+    menu = analysis_menu(saved)
+    assert list(menu.methods) == ["native", "tii", "archipelago"]
+    views = native_views(saved.model)
+    assert menu.view_names() == [v.name for v in views]  # primary first
+    assert [c.options for c in menu.views] == [v.options(saved.model) for v in views]
+    assert menu.view_names("bars") == [v.name for v in views if v.shape == "bars"]
+    assert AnalysisMenu.from_dict(json.loads(json.dumps(menu.to_dict()))) == menu
+    with pytest.raises(Exception, match="unknown native view 'nope'"):
+        menu.view("nope")
+
+
+def test_a_finished_training_computes_the_first_maps_in_its_worker(table, tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_CORE_RUNS", str(tmp_path))
+    monkeypatch.setenv("RECSYS_CORE_WARM_UP", "1")
+    dashboard.job_manager.cache_clear()
+    calls, done = [], threading.Event()
+    original = dashboard.precompute
+
+    def spy(run_id):
+        calls.append(run_id)
+        try:
+            original(run_id)
+        finally:
+            done.set()
+
+    monkeypatch.setattr(dashboard, "precompute", spy)
+    try:
+        config = RunConfig(model="fm", train=TrainConfig(epochs=1, batch_size=256))
+        (job,) = dashboard.job_manager().submit_trials(config, 1, table=table)
+        assert dashboard.job_manager().wait(job.job_id, timeout=300).state == "done"
+        assert done.wait(300)
+        assert calls == [job.run_id]
+        folder = tmp_path / job.run_id / store_of.FOLDER
+        menu = AnalysisMenu.from_dict(store_of.load(tmp_path / job.run_id, {"what": "menu"}))
+        first = menu.views[0]
+        key = store_of.result_key(
+            "native", view=first.name, layer=0 if "layer" in first.options else None
+        )
+        assert store_of.load_result(tmp_path / job.run_id, key) is not None
+        assert store_of.load_result(tmp_path / job.run_id, store_of.result_key("tii")) is not None
+        assert len(list(folder.glob("*.json"))) == 3
+    finally:
+        dashboard.job_manager.cache_clear()
+
+
+def test_a_failing_after_save_hook_leaves_the_job_done(table, tmp_path):
+    def boom(run_id):
+        raise RuntimeError("disk full")
+
+    manager = JobManager(tmp_path, after_save=boom)
+    config = RunConfig(model="fm", train=TrainConfig(epochs=1, batch_size=256))
+    job = manager.wait(manager.submit(config, table=table).job_id, timeout=300)
+    assert job.state == "done" and job.error is None
+    assert (tmp_path / job.run_id / "run.json").exists()

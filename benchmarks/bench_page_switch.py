@@ -1,8 +1,9 @@
 """Time switching dashboard pages for saved runs in a real browser, click to main figure drawn.
 
 Trains three small MovieLens 100K runs (one epoch each: AutoInt, DCN-V2, then DLRM, so the DLRM run
-is the newest, the one Interactions and Compare open first) into a temporary run store, or uses
-``--runs-dir``; starts ``streamlit run app/main.py`` headless on a free loopback port with
+is the newest, the one Interactions and Compare open first) into a temporary run store, saving each
+run's first maps beside it as the dashboard's training job does (``--no-precompute``: as the CLI
+leaves them, computed on a page's first visit), or uses ``--runs-dir``; starts ``streamlit run app/main.py`` headless on a free loopback port with
 ``RECSYS_CORE_RUNS`` pointing at the store; opens it in headless Chromium (Debian's
 ``/usr/bin/chromium`` driven by Playwright, no browser download) and clicks the sidebar links
 Interactions → Attention → Cross weights → Compare → Trust → Home, ``--rounds`` times.
@@ -20,7 +21,7 @@ server's caches. Prints, per page, the first visit and the median of the later o
 and its load average.
 
     .venv/bin/python benchmarks/bench_page_switch.py [--rounds 5] [--runs-dir DIR] [--linger 10]
-        [--no-warm-up]
+        [--no-warm-up] [--no-precompute]
 """
 
 from __future__ import annotations
@@ -91,12 +92,15 @@ def load() -> str:
     return ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def train_runs(root: Path, epochs: int) -> list[str]:
-    """AutoInt, DCN-V2 and DLRM on MovieLens 100K, saved in that order (DLRM newest)."""
+def train_runs(root: Path, epochs: int, precompute: bool) -> list[str]:
+    """AutoInt, DCN-V2 and DLRM on MovieLens 100K, saved in that order (DLRM newest); with
+    ``precompute``, each run's first maps saved beside it as the dashboard's training job does."""
+    from recsys_core import dashboard
     from recsys_core.runs.store import RunStore
     from recsys_core.training.engine import TrainConfig
     from recsys_core.training.pipeline import RunConfig, train_run
 
+    os.environ["RECSYS_CORE_RUNS"] = str(root)
     store = RunStore(root)
     ids = []
     for model in ("autoint", "dcn_v2", "dlrm"):
@@ -104,6 +108,8 @@ def train_runs(root: Path, epochs: int) -> list[str]:
         config = RunConfig(model=model, train=TrainConfig(epochs=epochs, patience=0))
         saved = store.save(train_run(config), run_id=f"{model}-movielens")
         ids.append(saved.run_id)
+        if precompute:
+            dashboard.precompute(saved.run_id)
         print(f"trained and saved {saved.run_id} in {time.perf_counter() - t0:.1f} s", flush=True)
         time.sleep(1.1)  # distinct folder mtimes: the store lists the newest first
     return ids
@@ -162,6 +168,11 @@ def main() -> None:
         "--linger", type=float, default=0.0, help="seconds on Home before the first click"
     )
     parser.add_argument(
+        "--no-precompute",
+        action="store_true",
+        help="do not save the trained runs' first maps beside them (as runs trained by the CLI)",
+    )
+    parser.add_argument(
         "--no-warm-up",
         action="store_true",
         help="RECSYS_CORE_WARM_UP=0: the server loads no model before a page asks for it",
@@ -175,7 +186,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
         runs = args.runs_dir or Path(tmp) / "runs"
         if args.runs_dir is None:
-            train_runs(runs, args.epochs)
+            train_runs(runs, args.epochs, precompute=not args.no_precompute)
         log_path = args.log or Path(tmp) / "streamlit.log"
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -221,7 +232,12 @@ def main() -> None:
     print(
         f"machine: {cpu_model()}, {os.cpu_count()} cores; load average {load()} (1/5/15 min); "
         f"Chromium headless, viewport 1400x1400; model warm-up "
-        f"{'off' if args.no_warm_up else 'on'}, {args.linger:g} s on Home before the first click"
+        f"{'off' if args.no_warm_up else 'on'}, {args.linger:g} s on Home before the first click; "
+        + (
+            f"existing store {args.runs_dir}"
+            if args.runs_dir
+            else f"first maps {'not ' if args.no_precompute else ''}saved after training"
+        )
     )
     print(f"page switch, click to main content drawn; median of {args.rounds - 1} later visits")
     print(f"{'page':<14}{'first visit s':>15}{'median s':>10}{'max s':>8}  later visits")

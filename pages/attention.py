@@ -54,15 +54,8 @@ st.query_params.from_dict(state)
 model_name = dashboard.runs_table().set_index("run_id").loc[run_id, "model"]
 try:
     with st.spinner("Reading the attention weights…"):
-        if model_name == "afm":
-            maps = [dashboard.run_matrix(run_id, "native", row, view="attention")]
-            titles = ["pair attention"]
-            cols = 1
-        else:
-            maps = dashboard.run_attention_grid(run_id, row)
-            heads = max(m.extra.get("head", 0) for m in maps) + 1
-            titles = [f"layer {m.extra['layer'] + 1} · head {m.extra['head'] + 1}" for m in maps]
-            cols = heads
+        drawn = dashboard.run_attention_maps(run_id, row)
+        maps, titles, cols = drawn.maps, drawn.titles, drawn.cols
 except RecsysCoreError as exc:
     st.error(str(exc))
     st.stop()

@@ -9,9 +9,11 @@ import hashlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,7 @@ from recsys_core.analysis import saved
 from recsys_core.analysis.compare import difference, on_common_fields
 from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.analysis.native import ViewResult
+from recsys_core.analysis.native.base import view_result_from_dict
 from recsys_core.analysis.native.cross import (
     CrossSpectrum,
     CrossStructure,
@@ -119,6 +122,7 @@ def _cached_run(run_id: str, mtime: float) -> SavedRun:
 
 _load_locks: dict[str, threading.RLock] = {}
 _locks_guard = threading.Lock()
+_open_guard = threading.Lock()
 
 
 def _load_lock(run_id: str) -> threading.RLock:
@@ -140,9 +144,10 @@ def _saved(run_id: str, mtime: float, model: bool = True) -> SavedRun:
     """The cached run, with its model loaded unless ``model`` is False. One thread at a time per
     run: a page that needs a model the warm-up (or another session) is loading waits for that load
     instead of building the same model a second time."""
-    with _load_lock(run_id):
+    with _open_guard:  # one SavedRun per run and mtime; reading run.json takes milliseconds
         run = _cached_run(run_id, mtime)
-        if model:
+    if model:  # a page that needs no model (its maps are saved) never waits for a model load
+        with _load_lock(run_id):
             run.model  # noqa: B018  (loads model.keras once; RunStoreError when it cannot)
     return run
 
@@ -160,7 +165,7 @@ def open_run(run_id: str) -> SavedRun:
 # weights replace them. That was most of the first switch to a run's page (Interactions 6.5-7.3 s
 # against 0.2-0.4 s for later visits; benchmarks/bench_page_switch.py). So the first listing of a
 # store starts one background thread that loads the runs the pages show by default (and computes the
-# newest two runs' first maps where no earlier server saved them, see ``precompute``); a page that
+# first maps of the newest runs where no earlier server saved them, see ``precompute``); a page that
 # comes sooner waits for that load (``_saved``) rather than repeating it.
 # ``$RECSYS_CORE_WARM_UP=0`` turns it off.
 WARM_UP_RUNS = 4  # the newest two runs (Interactions, Compare), newest attention and cross runs
@@ -194,18 +199,16 @@ def _warm_up(frame: pd.DataFrame) -> None:
         if root in _warmed:
             return
         _warmed.add(root)
-    newest = frame["run_id"].tolist()[:2]
-    ids = (
-        newest + _runs_with_view(frame, "attention")[:1] + _runs_with_view(frame, "cross_data")[:1]
-    )
-    ids = list(dict.fromkeys(ids))[:WARM_UP_RUNS]
+    # the newest two runs (Interactions, Compare) and the newest attention run: their first maps
+    mapped = frame["run_id"].tolist()[:2] + _runs_with_view(frame, "attention")[:1]
+    ids = list(dict.fromkeys(mapped + _runs_with_view(frame, "cross_data")[:1]))[:WARM_UP_RUNS]
 
     def load() -> None:
         for run_id in ids:
             if str(store().root.resolve()) != root:
                 return  # the dashboard was pointed at another store meanwhile
             try:
-                if run_id in newest:  # their first maps: read back if saved, else computed once
+                if run_id in mapped:  # read back if saved, else computed once and saved
                     precompute(run_id)
                 open_run(run_id)
             except Exception as exc:  # the page that opens the run reports it
@@ -215,22 +218,41 @@ def _warm_up(frame: pd.DataFrame) -> None:
     threading.Thread(target=load, name="recsys-core-warm-up").start()
 
 
+def _persisted(
+    run_id: str,
+    mtime: float,
+    key: dict,
+    compute: Callable[[SavedRun], Any],
+    encode: Callable[[Any], dict],
+    decode: Callable[[dict], Any],
+) -> Any:
+    """``compute(run)``, or what an earlier call saved beside the run under ``key``: a restarted
+    dashboard draws such a map without loading the model (``analysis.saved``)."""
+    run = _saved(run_id, mtime, model=False)
+    payload = saved.load(run.path, key)
+    if payload is not None:
+        try:
+            return decode(payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("recomputing a malformed saved analysis of run %s (%s)", run_id, exc)
+    result = compute(_saved(run_id, mtime))
+    saved.save(run.path, key, encode(result))
+    return result
+
+
 @lru_cache(maxsize=128)
 def _cached_matrix(
     run_id: str, method: str, row: int | None, view: str | None, layer: int | None,
     head: int | None, mtime: float,
 ) -> ViewResult:  # fmt: skip
-    # A map saved beside the run (by an earlier server, or by the precompute after training) needs
-    # no model: a restarted dashboard draws it at once.
-    run = _saved(run_id, mtime, model=False)
-    key = saved.result_key(method, row, view, layer, head)
-    result = saved.load_result(run.path, key)
-    if result is None:
-        result = interaction_matrix(
-            _saved(run_id, mtime), method, row=row, view=view, layer=layer, head=head
-        )
-        saved.save_result(run.path, key, result)
-    return result
+    return _persisted(
+        run_id,
+        mtime,
+        saved.result_key(method, row, view, layer, head),
+        lambda run: interaction_matrix(run, method, row=row, view=view, layer=layer, head=head),
+        lambda result: result.to_dict(),
+        view_result_from_dict,
+    )
 
 
 def run_matrix(
@@ -259,17 +281,9 @@ def run_pair_detail(run_id: str, a: str, b: str) -> PairDetail:
 
 @lru_cache(maxsize=64)
 def _cached_menu(run_id: str, mtime: float) -> AnalysisMenu:
-    run = _saved(run_id, mtime, model=False)
-    key = {"what": "menu"}
-    found = saved.load(run.path, key)
-    if found is not None:
-        try:
-            return AnalysisMenu.from_dict(found)
-        except (KeyError, TypeError):
-            log.warning("ignoring a malformed saved analysis menu of run %s", run_id)
-    menu = analysis_menu(_saved(run_id, mtime))
-    saved.save(run.path, key, menu.to_dict())
-    return menu
+    return _persisted(
+        run_id, mtime, {"what": "menu"}, analysis_menu, AnalysisMenu.to_dict, AnalysisMenu.from_dict
+    )
 
 
 def run_menu(run_id: str) -> AnalysisMenu:
@@ -289,7 +303,8 @@ def run_methods(run_id: str) -> dict[str, str]:
 
 def precompute(run_id: str) -> None:
     """Compute and save the maps a run's pages open with: its menu, its primary native view (first
-    layer and head, as the Interactions page opens it) and its TII (Compare's default)."""
+    layer and head, as the Interactions page opens it), its TII (Compare's default) and, for an
+    attention model, the Attention page's maps."""
     menu = run_menu(run_id)
     if menu.views:
         first = menu.views[0]
@@ -297,6 +312,8 @@ def precompute(run_id: str) -> None:
         head = 0 if "head" in first.options else None
         run_matrix(run_id, "native", view=first.name, layer=layer, head=head)
     run_matrix(run_id, "tii")
+    if "attention" in menu.view_names():
+        run_attention_maps(run_id)
 
 
 def published_leaderboards() -> dict[str, pd.DataFrame]:
@@ -467,13 +484,38 @@ def attention_runs() -> list[str]:
 def _cached_grid(run_id: str, row: int | None, mtime: float) -> list[InteractionMatrix]:
     from recsys_core.analysis.native.attention import attention_grid
 
-    run = _saved(run_id, mtime)
-    return attention_grid(run.model, run.preprocessor, run.holdout(), row=row)
+    return _persisted(
+        run_id,
+        mtime,
+        {"what": "attention_grid", "row": row},
+        lambda run: attention_grid(run.model, run.preprocessor, run.holdout(), row=row),
+        lambda maps: {"maps": [m.to_dict() for m in maps]},
+        lambda payload: [InteractionMatrix.from_dict(m) for m in payload["maps"]],
+    )
 
 
 def run_attention_grid(run_id: str, row: int | None = None) -> list[InteractionMatrix]:
     """Every layer x head attention map of an AutoInt run, averaged or for held-out row ``row``."""
     return _cached_grid(run_id, row, _mtime(run_id))
+
+
+@dataclass
+class AttentionMaps:
+    """What the Attention page draws: maps, one title each, laid out ``cols`` to a row."""
+
+    maps: list[InteractionMatrix]
+    titles: list[str]
+    cols: int
+
+
+def run_attention_maps(run_id: str, row: int | None = None) -> AttentionMaps:
+    """AFM's pair attention, or every layer x head map of an AutoInt run (one head per column)."""
+    if _saved(run_id, _mtime(run_id), model=False).meta["model"] == "afm":
+        matrix = run_matrix(run_id, "native", row, view="attention")
+        return AttentionMaps([matrix], ["pair attention"], 1)
+    maps = run_attention_grid(run_id, row)
+    titles = [f"layer {m.extra['layer'] + 1} · head {m.extra['head'] + 1}" for m in maps]
+    return AttentionMaps(maps, titles, max(m.extra.get("head", 0) for m in maps) + 1)
 
 
 # --- Cross weights page: DCN / DCN-V2 runs, their cross layers, full |W|, spectra, experts ---

@@ -187,3 +187,29 @@ def test_a_failing_after_save_hook_leaves_the_job_done(table, tmp_path):
     job = manager.wait(manager.submit(config, table=table).job_id, timeout=300)
     assert job.state == "done" and job.error is None
     assert (tmp_path / job.run_id / "run.json").exists()
+
+
+def test_attention_maps_are_saved_and_read_back_without_the_model(table, tmp_path, monkeypatch):
+    from recsys_core.analysis.native.attention import attention_grid
+    from recsys_core.training import train_run
+
+    config = RunConfig(model="autoint", train=TrainConfig(epochs=1, batch_size=256))
+    run = RunStore(tmp_path).save(train_run(config, table=table))
+    monkeypatch.setenv("RECSYS_CORE_RUNS", str(tmp_path))
+    dashboard._cached_grid.cache_clear()
+    dashboard._cached_run.cache_clear()
+    try:
+        dashboard.precompute(run.run_id)  # as after training: menu, native, TII, attention maps
+        dashboard._cached_grid.cache_clear()
+        dashboard._cached_run.cache_clear()
+        drawn = dashboard.run_attention_maps(run.run_id)
+        assert not _model_loaded(run.run_id)
+        direct = attention_grid(run.model, run.preprocessor, run.holdout())
+        assert len(drawn.maps) == len(direct) == len(drawn.titles)
+        assert drawn.cols == max(m.extra["head"] for m in direct) + 1
+        for got, want in zip(drawn.maps, direct, strict=True):
+            np.testing.assert_allclose(got.values, want.values, rtol=1e-6)
+            assert got.extra["layer"] == want.extra["layer"]
+    finally:
+        dashboard._cached_grid.cache_clear()
+        dashboard._cached_run.cache_clear()

@@ -252,6 +252,12 @@ def main() -> None:
             + ", ".join(f"{v:.2f}" for v in later)
         )
     print("every later switch under 1 s" if not over else f"over 1 s: {', '.join(over)}")
+    slow_first = [link for link, values in times.items() if values[0] > 1.0]
+    print(
+        "every first visit under 1 s"
+        if not slow_first
+        else f"first visits over 1 s: {', '.join(slow_first)}"
+    )
 
 
 if __name__ == "__main__":

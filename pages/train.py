@@ -91,6 +91,13 @@ with st.form("train"):
         if source == MOVIELENS:
             features = st.radio("Features", ["default", "tutorial"], horizontal=True,
                                 help="tutorial: exactly the keras-rs DLRM tutorial's features; default adds the genres")  # fmt: skip
+        refit = st.checkbox(
+            "Refit on all training rows",
+            value=RunConfig.refit,
+            help="After early stopping picks the epoch count on the validation part (10 % of the "
+            "training rows), train again from the same seed on every training row for that many "
+            "epochs. Lower test error (MovieLens: DLRM 0.95 → 0.92 RMSE), about twice the time.",
+        )
     with right:
         epochs = st.number_input(
             "Epochs (at most; early stopping on validation)", 1, 200, defaults.epochs
@@ -131,6 +138,7 @@ if submitted:
             task=task,
             features=features if source == MOVIELENS else "table",
             hparams=resolve_hparams(model, values),
+            refit=bool(refit),
             train=TrainConfig(
                 epochs=int(epochs),
                 batch_size=int(batch_size),

@@ -136,15 +136,20 @@ def test_training_from_the_page_lands_a_run(store_at, tmp_path, movielens):
     at = _page("train")
     epochs = next(w for w in at.number_input if w.label.startswith("Epochs"))
     epochs.set_value(1)
+    refit = next(w for w in at.checkbox if w.label.startswith("Refit"))
+    assert refit.value is True  # the default, as in RunConfig
+    refit.uncheck()
     at.button[0].click()
     at.run()
     jobs = dashboard.job_manager().jobs()
     assert len(jobs) == 1
     job = dashboard.job_manager().wait(jobs[0].job_id, timeout=180)
     assert job.state == "done", job.error
+    assert job.config.refit is False and job.refit is None
     at.run()
     assert any(job.run_id in s.value for s in at.success)
     assert job.run_id in RunStore(tmp_path).list()["run_id"].tolist()
+    assert RunStore(tmp_path).open(job.run_id).meta["refit_epochs"] == 0
 
 
 def test_home_shows_the_committed_leaderboard(store_at, tmp_path, plotly_array):

@@ -106,7 +106,7 @@ with st.form("train"):
         lr = st.number_input("Learning rate", 1e-5, 1.0, defaults.learning_rate, format="%.5f")
         seed = st.number_input("Seed", 0, 2**31 - 1, defaults.seed)
         trials = st.number_input("Trials (seeds seed, seed+1, …; mean ± std)", 1, 10, 1)
-    st.markdown("**Model hyper-parameters** (defaults shown; hover ⓘ for what each does)")
+    st.markdown("**Model hyper-parameters** (defaults shown; hover a ? for what each does)")
     values = {}
     present = [g for g in HPARAM_GROUPS if any(h.group == g for h in MODELS[model].hparams)]
     for group, column in zip(present, st.columns(max(1, len(present))), strict=False):

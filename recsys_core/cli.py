@@ -21,9 +21,9 @@ def _progress(epochs: int, quiet: bool):
     def on_epoch(log) -> None:
         if log.phase == "refit" and log.epoch == 1:  # the same bar counts the refit's epochs
             bar.reset(total=log.epochs)
-            # the refit's first epoch is already done: count its time, or the rate reads absurd
-            bar.start_t -= log.seconds
-            bar.last_print_t -= log.seconds
+            if not bar.disable:  # its first epoch is done: count its time, or the rate is absurd
+                bar.start_t -= log.seconds
+                bar.last_print_t -= log.seconds
             bar.set_description("refit on all training rows")
         bar.update(1)
         bar.set_postfix(loss=f"{log.train_loss:.4f}", **{k: f"{v:.4f}" for k, v in log.val.items()})

@@ -46,8 +46,7 @@ class AFM(InteractionModel):
         **kwargs: Any,
     ) -> None:
         super().__init__(tables, continuous, embedding_dim, **kwargs)
-        if len(self.field_names) < 2:
-            raise ValueError("AFM needs at least two fields to interact.")
+        self.require_pairs("AFM")
         self.linear_l2 = float(linear_l2)
         self.attention_factor = int(attention_factor)
         self.attention_l2 = float(attention_l2)
@@ -56,9 +55,7 @@ class AFM(InteractionModel):
         self.afm = AFMLayer(
             self.attention_factor, self.attention_l2, self.afm_dropout, seed=None, name="afm"
         )
-        self.bias = self.add_weight(
-            shape=(), initializer=self.output_bias_initializer(), name="bias"
-        )
+        self.bias = self.output_bias_weight()
 
     def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
         vectors = [ops.expand_dims(v, 1) for v in self.field_vectors(inputs, training=training)]

@@ -52,8 +52,7 @@ class AutoInt(InteractionModel):
         super().__init__(tables, continuous, embedding_dim, **kwargs)
         if int(att_layer_num) < 1:
             raise ValueError(f"AutoInt att_layer_num must be >= 1, got {att_layer_num}.")
-        if len(self.field_names) < 2:
-            raise ValueError("AutoInt needs at least two fields to interact.")
+        self.require_pairs("AutoInt")
         self.att_layer_num = int(att_layer_num)
         self.att_embedding_size = int(att_embedding_size)
         self.att_head_num = int(att_head_num)

@@ -111,6 +111,15 @@ class InteractionModel(keras.Model):
     def output_bias_initializer(self) -> keras.initializers.Initializer:
         return keras.initializers.Constant(self.output_bias)
 
+    def require_pairs(self, title: str) -> None:
+        """Refuse a table with fewer than two fields: ``title``'s interaction has no pair."""
+        if len(self.field_names) < 2:
+            raise ValueError(f"{title} needs at least two fields to interact.")
+
+    def output_bias_weight(self) -> Any:
+        """A scalar ``bias`` weight starting at ``output_bias`` (the FM family's global bias)."""
+        return self.add_weight(shape=(), initializer=self.output_bias_initializer(), name="bias")
+
     def scoring_mlp(self, hidden: list[int], dropout: float = 0.0, name: str = "dnn") -> MLP:
         """ReLU ``hidden`` layers then one linear output unit whose bias starts at ``output_bias``."""
         mlp = MLP([*hidden, 1], output_activation=None, dropout=dropout, name=name)

@@ -49,8 +49,7 @@ class DeepFEFM(InteractionModel):
         **kwargs: Any,
     ) -> None:
         super().__init__(tables, continuous, embedding_dim, **kwargs)
-        if len(self.field_names) < 2:
-            raise ValueError("DeepFEFM needs at least two fields to interact.")
+        self.require_pairs("DeepFEFM")
         self.linear_l2 = float(linear_l2)
         self.field_embedding_l2 = float(field_embedding_l2)
         self.dnn_units = [int(u) for u in dnn]

@@ -57,8 +57,7 @@ class DLRM(InteractionModel):
         super().__init__(tables, continuous, embedding_dim, **kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"DLRM variant must be one of {VARIANTS}, got {variant!r}.")
-        if len(self.field_names) < 2:
-            raise ValueError("DLRM needs at least two fields to interact.")
+        self.require_pairs("DLRM")
         self.bottom_units = [int(u) for u in bottom_mlp]
         self.top_units = [int(u) for u in top_mlp]
         self.variant = variant

@@ -50,8 +50,7 @@ class FiBiNET(InteractionModel):
             raise ValueError(
                 f"FiBiNET bilinear_type must be one of {BILINEAR_TYPES}, got {bilinear_type!r}."
             )
-        if len(self.field_names) < 2:
-            raise ValueError("FiBiNET needs at least two fields to interact.")
+        self.require_pairs("FiBiNET")
         if not dnn:
             raise ValueError("FiBiNET needs a non-empty dnn.")
         self.bilinear_type = bilinear_type

@@ -53,9 +53,7 @@ class FactorizationMachine(InteractionModel):
         self.linear_l2 = float(linear_l2)
         self.linear = self.linear_terms(self.linear_l2)
         self.fm = FM(name="fm")
-        self.bias = self.add_weight(
-            shape=(), initializer=self.output_bias_initializer(), name="bias"
-        )
+        self.bias = self.output_bias_weight()
 
     def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
         pair = self.fm(self.field_matrix(inputs, training=training))

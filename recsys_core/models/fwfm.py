@@ -42,15 +42,12 @@ class FwFM(InteractionModel):
         **kwargs: Any,
     ) -> None:
         super().__init__(tables, continuous, embedding_dim, **kwargs)
-        if len(self.field_names) < 2:
-            raise ValueError("FwFM needs at least two fields to interact.")
+        self.require_pairs("FwFM")
         self.linear_l2 = float(linear_l2)
         self.field_strength_l2 = float(field_strength_l2)
         self.linear = self.linear_terms(self.linear_l2)
         self.fwfm = FwFMLayer(len(self.field_names), self.field_strength_l2, name="fwfm")
-        self.bias = self.add_weight(
-            shape=(), initializer=self.output_bias_initializer(), name="bias"
-        )
+        self.bias = self.output_bias_weight()
 
     def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
         pair = self.fwfm(self.field_matrix(inputs, training=training))

@@ -58,8 +58,7 @@ class PNN(InteractionModel):
             )
         if kernel_type not in KERNEL_TYPES:
             raise ValueError(f"PNN kernel_type must be one of {KERNEL_TYPES}, got {kernel_type!r}.")
-        if len(self.field_names) < 2:
-            raise ValueError("PNN needs at least two fields to interact.")
+        self.require_pairs("PNN")
         self.product_type = product_type
         self.kernel_type = kernel_type
         self.dnn_units = [int(u) for u in dnn]

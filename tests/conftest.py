@@ -15,8 +15,9 @@ from recsys_core.training import RunConfig, TrainConfig, train_run
 # Tests compile afresh: the persistent JAX compilation cache that the CLI and the dashboard turn on
 # stays off here (tests/test_compile_cache.py turns it on in its own processes).
 os.environ.setdefault("RECSYS_CORE_JAX_CACHE", "0")
-# Nor does the dashboard load models in the background when a store is first listed (tests use
-# many short-lived stores); tests/test_warm_up.py turns it on.
+# Nor does the dashboard load models (and compute their first maps) in the background when a store
+# is first listed, or compute a run's first maps after a training job (tests use many short-lived
+# stores); tests/test_warm_up.py and tests/test_saved_analyses.py turn it on.
 os.environ.setdefault("RECSYS_CORE_WARM_UP", "0")
 
 

@@ -250,3 +250,21 @@ def test_a_failing_train_on_a_table_leaves_the_store_unchanged(tmp_path, capsys,
 def test_table_flags_need_data(tmp_path, capsys):
     assert main(["train", "--target", "y", "--runs-dir", str(tmp_path)]) == 2
     assert "--target: options for your own table" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_the_progress_bar_counts_the_refit_with_a_true_rate(quiet):
+    from recsys_core.cli import _progress
+    from recsys_core.training.engine import EpochLog
+
+    bar, on_epoch = _progress(4, quiet=quiet)
+    for epoch in (1, 2):
+        on_epoch(EpochLog(epoch, 4, 0.9, {"rmse": 0.95}, 0.5, 0.5 * epoch))
+    on_epoch(EpochLog(1, 2, 0.8, {}, 2.0, 2.0, phase="refit"))  # early stopping chose 2 epochs
+    if quiet:
+        return  # a disabled bar keeps no clock; it must only not fail
+    assert (bar.n, bar.total, bar.desc) == (1, 2, "refit on all training rows: ")
+    # 1 epoch that took 2 s: about 0.5 epoch/s, not the thousands a reset clock would show
+    assert bar.format_dict["elapsed"] >= 2.0
+    assert bar.format_dict["n"] / bar.format_dict["elapsed"] <= 0.5
+    bar.close()

@@ -59,6 +59,8 @@ def test_saved_results_round_trip_and_refuse_other_keys_versions_and_damage(tmp_
     record = json.loads(path.read_text())
     path.write_text(json.dumps({**record, "version": "0.0.0-other"}))
     assert store_of.load_result(tmp_path, key) is None  # another release may compute it differently
+    path.write_text(json.dumps({**record, "code": "0" * 16}))
+    assert store_of.load_result(tmp_path, key) is None  # an analysis fixed in a working copy
     path.write_text(json.dumps({**record, "key": store_of.result_key("native")}))
     assert store_of.load_result(tmp_path, key) is None  # a digest collision cannot mix two maps
     path.write_text(json.dumps({**record, "payload": {"matrix": [[1.0]], "fields": ["a", "b"]}}))

@@ -1,16 +1,19 @@
 """Analysis results kept beside a saved run, so a restarted dashboard shows them without recomputing.
 
 A result is one JSON file, ``<run folder>/analyses/<digest of its key>.json``, holding its key, the
-recsys_core version and analysis format that wrote it, and its payload (a matrix's ``to_dict``, a
-run's :class:`~recsys_core.analysis.views.AnalysisMenu`). Files are written whole or not at all (a
-temporary file renamed into place). A file that cannot be read, that another version wrote or that
-holds another key counts as absent, so the result is computed again and the file replaced; a store
-that cannot be written (a read-only volume) keeps results in the server's memory only.
+recsys_core version, a digest of the code that computes analyses (``recsys_core/analysis``,
+``layers``, ``models``) and its payload (a matrix's ``to_dict``, a run's
+:class:`~recsys_core.analysis.views.AnalysisMenu`). Files are written whole or not at all (a
+temporary file renamed into place). A file that cannot be read, that other code wrote or that holds
+another key counts as absent, so the result is computed again and the file replaced: an upgrade, or
+a fix to an analysis in a working copy, never shows a stale map. A store that cannot be written (a
+read-only volume) keeps results in the server's memory only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -23,8 +26,8 @@ from recsys_core import __version__
 from recsys_core.analysis.native.base import ViewResult, view_result_from_dict
 
 FOLDER = "analyses"
-# Bump when an analysis changes what it computes: results saved before are then recomputed.
-FORMAT = 1
+FORMAT = 1  # of the record itself
+CODE = ("analysis", "layers", "models")  # the packages whose code decides what a map holds
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,17 @@ def result_key(
         "layer": layer,
         "head": head,
     }
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """sha256 of the source of the packages in ``CODE`` (a few milliseconds, once per process)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in CODE:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _path(run_path: Path, key: dict[str, Any]) -> Path:
@@ -68,6 +82,7 @@ def load(run_path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
         or data.get("key") != key
         or data.get("format") != FORMAT
         or data.get("version") != __version__
+        or data.get("code") != code_digest()
         or not isinstance(data.get("payload"), dict)
     ):
         return None
@@ -77,7 +92,13 @@ def load(run_path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
 def save(run_path: Path, key: dict[str, Any], payload: dict[str, Any]) -> bool:
     """Write ``payload`` under ``key`` beside the run; False when the store cannot be written."""
     path = _path(run_path, key)
-    record = {"key": key, "format": FORMAT, "version": __version__, "payload": payload}
+    record = {
+        "key": key,
+        "format": FORMAT,
+        "version": __version__,
+        "code": code_digest(),
+        "payload": payload,
+    }
     tmp = None
     try:
         path.parent.mkdir(exist_ok=True)

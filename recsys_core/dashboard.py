@@ -37,7 +37,6 @@ from recsys_core.analysis.pair_detail import PairDetail, pair_detail
 from recsys_core.analysis.views import (
     METHOD_TITLES,
     AnalysisMenu,
-    ViewChoice,
     analysis_menu,
     interaction_matrix,
 )
@@ -289,11 +288,6 @@ def _cached_menu(run_id: str, mtime: float) -> AnalysisMenu:
 def run_menu(run_id: str) -> AnalysisMenu:
     """The run's analysis methods and native views (saved beside the run: no model once known)."""
     return _cached_menu(run_id, _mtime(run_id))
-
-
-def run_native_views(run_id: str) -> list[ViewChoice]:
-    """The native views of the run's model, primary first, with their layer / head counts."""
-    return run_menu(run_id).views
 
 
 def run_methods(run_id: str) -> dict[str, str]:

@@ -67,8 +67,7 @@ def analysis_menu(run: SavedRun) -> AnalysisMenu:
         ViewChoice(v.name, v.title, v.kind, v.shape, v.per_row, dict(v.options(run.model)))
         for v in views
     ]
-    methods = [m for m in METHODS if m != "native" or views]
-    return AnalysisMenu({m: METHOD_TITLES[m] for m in methods}, choices)
+    return AnalysisMenu({m: METHOD_TITLES[m] for m in available_methods(run)}, choices)
 
 
 def has_native_view(run: SavedRun) -> bool:

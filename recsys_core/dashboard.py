@@ -228,12 +228,9 @@ def _persisted(
     """``compute(run)``, or what an earlier call saved beside the run under ``key``: a restarted
     dashboard draws such a map without loading the model (``analysis.saved``)."""
     run = _saved(run_id, mtime, model=False)
-    payload = saved.load(run.path, key)
-    if payload is not None:
-        try:
-            return decode(payload)
-        except (KeyError, TypeError, ValueError) as exc:
-            log.warning("recomputing a malformed saved analysis of run %s (%s)", run_id, exc)
+    found = saved.load_as(run.path, key, decode)
+    if found is not None:
+        return found
     result = compute(_saved(run_id, mtime))
     saved.save(run.path, key, encode(result))
     return result

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,16 +120,22 @@ def save(run_path: Path, key: dict[str, Any], payload: dict[str, Any]) -> bool:
         return False
 
 
-def load_result(run_path: Path, key: dict[str, Any]) -> ViewResult | None:
-    """A saved matrix or per-field scores, or None."""
+def load_as(run_path: Path, key: dict[str, Any], decode: Callable[[dict[str, Any]], Any]) -> Any:
+    """``decode`` of the payload saved under ``key``, or None (absent, or a payload ``decode``
+    refuses: a malformed file counts as absent and is computed again)."""
     payload = load(run_path, key)
     if payload is None:
         return None
     try:
-        return view_result_from_dict(payload)
+        return decode(payload)
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("ignoring malformed saved analysis of %s (%s)", Path(run_path).name, exc)
         return None
+
+
+def load_result(run_path: Path, key: dict[str, Any]) -> ViewResult | None:
+    """A saved matrix or per-field scores, or None."""
+    return load_as(run_path, key, view_result_from_dict)
 
 
 def save_result(run_path: Path, key: dict[str, Any], result: ViewResult) -> bool:

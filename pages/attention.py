@@ -5,9 +5,11 @@ import streamlit as st
 from recsys_core import dashboard
 from recsys_core.analysis.native.attention import relative_to_uniform, symmetrised
 from recsys_core.errors import RecsysCoreError
+from recsys_core.query import PageQuery
 from recsys_core.viz.export import figure_bytes
 from recsys_core.viz.facets import facet_figure
 from recsys_core.viz.heatmap import heatmap_figure
+from recsys_core.viz.text import md_text
 
 st.title("Attention")
 st.caption(
@@ -20,30 +22,41 @@ if not ids:
     st.info("No run of an attention model yet — train AutoInt, AutoInt+ or AFM on the **Train** page.")  # fmt: skip
     st.stop()
 
-query = st.query_params
+query = PageQuery(st.query_params.to_dict())  # every value checked (recsys_core.query)
+try:
+    asked = query.run("run", ids, dashboard.store(), kind="a run of an attention model")
+except RecsysCoreError as exc:  # a named run that is gone or damaged: never silently another
+    st.error(md_text(exc))
+    st.page_link("../pages/home.py", label="See the saved runs", icon=":material/home:")
+    st.stop()
 top = st.columns([3, 2, 2, 2])
-run_id = top[0].selectbox(
-    "Run", ids, index=ids.index(query["run"]) if query.get("run") in ids else 0
-)
+run_id = top[0].selectbox("Run", ids, index=ids.index(asked) if asked else 0)
 one_row = top[1].radio("Rows", ["Average over held-out rows", "One held-out row"], index=1 if "row" in query else 0) != "Average over held-out rows"  # fmt: skip
-sym = top[2].toggle("Symmetrise, mask the diagonal", value=query.get("sym") == "1")
+sym = top[2].toggle("Symmetrise, mask the diagonal", value=query.flag("sym"))
 relative = top[3].toggle(
     "Relative to uniform",
-    value=query.get("rel", "1") == "1",
+    value=query.flag("rel", default=True),
     help="Show attention minus 1/F (F fields): blue = attends less than uniform, red = more. "
     "Raw softmax weights of a few fields are all close to 1/F and look alike on a 0–1 scale.",
 )
 row = None
 if one_row:
     find, pick = st.columns([3, 1])
-    text = find.text_input("Find a row by user id, movie id or title", query.get("find", ""))
-    hits = dashboard.search_holdout(run_id, text)
+    text = find.text_input("Find a row by user id, movie id or title", query.text("find"))
+    try:
+        hits = dashboard.search_holdout(run_id, text)
+        last_row = max(dashboard.holdout_rows(run_id) - 1, 0)  # rows 0..last_row
+    except RecsysCoreError as exc:
+        st.error(md_text(exc))
+        st.stop()
     if hits.empty:
-        find.warning(f"No held-out row matches {text!r}.")
+        find.warning(f"No held-out row matches {md_text(repr(text))}.")
     chosen = find.dataframe(hits, height=180, on_select="rerun", selection_mode="single-row", key="rows")  # fmt: skip
     picked = chosen.selection.rows if chosen and chosen.selection else []
-    default = int(hits.index[picked[0]]) if picked else int(query.get("row", "0") or 0)
-    row = int(pick.number_input("Held-out row", 0, 1_999, default))
+    default = int(hits.index[picked[0]]) if picked else query.integer("row", 0, last_row, 0)
+    row = int(pick.number_input("Held-out row", 0, last_row, default))
+if query.message:  # what in the link could not be used, once, above the maps
+    st.warning(md_text(query.message), icon=":material/link_off:")
 state = {
     "run": run_id,
     "sym": "1" if sym else "0",
@@ -57,7 +70,7 @@ try:
         drawn = dashboard.run_attention_maps(run_id, row)
         maps, titles, cols = drawn.maps, drawn.titles, drawn.cols
 except RecsysCoreError as exc:
-    st.error(str(exc))
+    st.error(md_text(exc))
     st.stop()
 
 shown = [symmetrised(m) if sym else m for m in maps]
@@ -68,11 +81,11 @@ if len(shown) == 1:
 else:
     fig = facet_figure(shown, titles=titles, cols=cols, title="Attention per layer (rows) and head (columns), one colour scale")  # fmt: skip
 st.plotly_chart(fig, key="attention", config={"displaylogo": False})
-st.caption(f"**{shown[0].kind}** — {shown[0].description}")
+st.caption(f"**{md_text(shown[0].kind)}** — {md_text(shown[0].description)}")
 if model_name == "afm":
     contribution = dashboard.run_matrix(run_id, "native", row, view="attention_contribution")
     st.plotly_chart(heatmap_figure(contribution), key="afm_contribution")
-    st.caption(f"**{contribution.kind}** — {contribution.description}")
+    st.caption(f"**{md_text(contribution.kind)}** — {md_text(contribution.description)}")
 
 stem = f"{run_id}-attention" + (f"-row{row}" if row is not None else "")
 png, html = st.columns(2)

@@ -5,11 +5,13 @@ import streamlit as st
 
 from recsys_core import dashboard
 from recsys_core.errors import RecsysCoreError
+from recsys_core.query import PageQuery
 from recsys_core.viz.bars import bars_figure
 from recsys_core.viz.cross import full_cross_figure, spectrum_figure
 from recsys_core.viz.export import figure_bytes
 from recsys_core.viz.facets import facet_figure, shared_range
 from recsys_core.viz.heatmap import heatmap_figure
+from recsys_core.viz.text import md_text
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html"}
 VIEWS = {
@@ -29,7 +31,7 @@ KINDS = {
 def show(fig, result, stem: str, key: str, meaning: str | None = None) -> None:
     """A figure, its one-line meaning (kind — description) and PNG / SVG / HTML downloads."""
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
-    st.caption(f"**{result.kind}** — {meaning or result.description}")
+    st.caption(f"**{md_text(result.kind)}** — {md_text(meaning or result.description)}")
     for col, (fmt, mime) in zip(st.columns([1, 1, 1, 5])[:3], FORMATS.items(), strict=True):
         data = lambda fig=fig, fmt=fmt: figure_bytes(fig, fmt)  # noqa: E731  (made on click)
         col.download_button(fmt.upper(), data, f"{stem}.{fmt}", mime, key=f"{key}_{fmt}")
@@ -46,50 +48,44 @@ if not ids:
     st.info("No DCN / DCN-V2 run yet — train one on the **Train** page.")
     st.stop()
 
-query = st.query_params
+query = PageQuery(st.query_params.to_dict())  # every value checked (recsys_core.query)
+try:
+    asked = query.run("run", ids, dashboard.store(), kind="a DCN / DCN-V2 run")
+except RecsysCoreError as exc:  # a named run that is gone or damaged: never silently another
+    st.error(md_text(exc))
+    st.page_link("../pages/home.py", label="See the saved runs", icon=":material/home:")
+    st.stop()
 top = st.columns([3, 3, 2])
-run_id = top[0].selectbox(
-    "Run", ids, index=ids.index(query["run"]) if query.get("run") in ids else 0
-)
+run_id = top[0].selectbox("Run", ids, index=ids.index(asked) if asked else 0)
 try:
     structure = dashboard.run_cross_structure(run_id)
 except RecsysCoreError as exc:
-    st.error(str(exc))
+    st.error(md_text(exc))
     st.stop()
 
 views = ["blocks", "change", "data"] if not structure.is_vector else ["blocks", "data"]
 labels = {**{k: v[0] for k, v in VIEWS.items()}, **({"blocks": "Weights per field (bars)"} if structure.is_vector else {})}  # fmt: skip
-asked = query.get("view", "blocks")
 view = top[1].radio(
     "View",
     views,
-    index=views.index(asked) if asked in views else 0,
+    index=views.index(query.choice("view", views, "blocks", "view")),
     format_func=labels.get,
     horizontal=True,
 )
 L = structure.layers
-raw_layer = query.get("layer", "1")
-try:
-    wanted = int(raw_layer)
-except ValueError:
-    wanted = 1
-    st.warning(f"Layer {raw_layer!r} is not a number; showing layer 1.")
-if not 1 <= wanted <= L:
-    st.warning(
-        f"Layer {wanted} is out of range: this model has {L} cross layer{'s' * (L > 1)}; "
-        f"showing layer {min(max(wanted, 1), L)}."
-    )
-wanted = min(max(wanted, 1), L)
+wanted = query.integer("layer", 1, L, 1, "layer")  # 1-based in the URL, as on the page
 layer = int(top[2].selectbox("Layer", list(range(1, L + 1)), index=wanted - 1)) - 1
 show_full = not structure.is_vector and st.toggle(
     f"Show the full |W| of layer {layer + 1} ({structure.dim} x {structure.dim})",
-    value=query.get("full") == "1",
+    value=query.flag("full"),
     help="Every coordinate of the cross layer's W, with lines at the field blocks. Low-rank W = U V "
     "is formed here for the picture only.",
 )
 st.query_params.from_dict(
     {"run": run_id, "view": view, "layer": str(layer + 1), "full": "1" if show_full else "0"}
 )
+if query.message:  # what in the link could not be used, once, above the maps
+    st.warning(md_text(query.message), icon=":material/link_off:")
 
 rank = (
     "" if structure.parametrisation in ("vector", "matrix", "full") else f", rank {structure.rank}"
@@ -142,7 +138,7 @@ try:
                 "layer",
             )
 except RecsysCoreError as exc:
-    st.error(str(exc))
+    st.error(md_text(exc))
     st.stop()
 
 if structure.experts:
@@ -151,7 +147,7 @@ if structure.experts:
         per_expert = dashboard.run_expert_blocks(run_id, layer)
         mean = dashboard.run_matrix(run_id, "native", view="cross_blocks", layer=layer)
     except RecsysCoreError as exc:
-        st.error(str(exc))
+        st.error(md_text(exc))
     else:
         fig = facet_figure(
             [*per_expert, mean],
@@ -166,7 +162,7 @@ if not structure.is_vector:
     try:
         spectrum = dashboard.run_cross_spectrum(run_id)
     except RecsysCoreError as exc:
-        st.info(str(exc))
+        st.info(md_text(exc))
     else:
         show(spectrum_figure(spectrum), spectrum, f"{stem}-singular-values", "spectrum")
 
@@ -176,6 +172,6 @@ if show_full:
         with st.spinner("Forming W…"):
             full = dashboard.run_full_cross(run_id, layer)
     except RecsysCoreError as exc:
-        st.warning(str(exc))
+        st.warning(md_text(exc))
     else:
         show(full_cross_figure(full), full, f"{stem}-full-layer{layer + 1}", "full")

@@ -5,8 +5,11 @@ import streamlit as st
 from recsys_core import dashboard
 from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.errors import RecsysCoreError
+from recsys_core.query import PageQuery
+from recsys_core.training.health import map_warning
 from recsys_core.viz.export import figure_bytes
 from recsys_core.viz.pair import pair_combos_figure, pair_distribution_figure
+from recsys_core.viz.text import md_text
 from recsys_core.viz.views import view_figure
 
 st.title("Field × field interactions")
@@ -16,26 +19,27 @@ if runs.empty:
     st.stop()
 
 ids = runs["run_id"].tolist()
-query = st.query_params
-
-
-def _query_int(name: str, default: int | None = None) -> int | None:
-    value = query.get(name, "")
-    return int(value) if value.isdigit() else default
-
+query = PageQuery(st.query_params.to_dict())  # every value checked (recsys_core.query)
+try:
+    asked = query.run("run", ids, dashboard.store())
+except RecsysCoreError as exc:  # a named run that is gone or damaged: never silently another
+    st.error(md_text(exc))
+    st.page_link("../pages/home.py", label="See the saved runs", icon=":material/home:")
+    st.stop()
 
 left, mid, order_col = st.columns([3, 3, 2])
-run_id = left.selectbox("Run", ids, index=ids.index(query["run"]) if query.get("run") in ids else 0)
+run_id = left.selectbox("Run", ids, index=ids.index(asked) if asked else 0)
 try:
     menu = dashboard.run_menu(run_id)
+    last_row = max(dashboard.holdout_rows(run_id) - 1, 0)  # per-row views take rows 0..last_row
 except RecsysCoreError as exc:
-    st.error(str(exc))
+    st.error(md_text(exc))
     st.stop()
 keys = list(menu.methods)
 method = mid.selectbox(
     "Method",
     keys,
-    index=keys.index(query["method"]) if query.get("method") in keys else 0,
+    index=keys.index(query.choice("method", keys, keys[0], "method")),
     format_func=menu.methods.get,
 )
 orders = {
@@ -46,7 +50,7 @@ orders = {
 order = order_col.selectbox(
     "Order",
     list(orders),
-    index=list(orders).index(query["order"]) if query.get("order") in orders else 1,
+    index=list(orders).index(query.choice("order", list(orders), "group", "order")),
     format_func=orders.get,
 )
 
@@ -59,34 +63,40 @@ if method == "native":
     view = cols[0].selectbox(
         "Native view",
         names,
-        index=names.index(query["view"]) if query.get("view") in names else 0,
+        index=names.index(query.choice("view", names, names[0], "native view")),
         format_func=lambda n: f"{views[n].title} ({views[n].kind})",
     )
     state["view"] = view
     options = views[view].options
     if "layer" in options:
-        layer = int(cols[1].number_input("Layer", 0, options["layer"] - 1, min(_query_int("layer", 0), options["layer"] - 1)))  # fmt: skip
+        layer = int(cols[1].number_input("Layer", 0, options["layer"] - 1, query.integer("layer", 0, options["layer"] - 1, 0)))  # fmt: skip
         state["layer"] = str(layer)
     if "head" in options:
-        head = int(cols[2].number_input("Head", 0, options["head"] - 1, min(_query_int("head", 0), options["head"] - 1)))  # fmt: skip
+        head = int(cols[2].number_input("Head", 0, options["head"] - 1, query.integer("head", 0, options["head"] - 1, 0)))  # fmt: skip
         state["head"] = str(head)
     if views[view].per_row and cols[3].toggle("One held-out row", value="row" in query):
-        row = int(cols[3].number_input("Held-out row", 0, 1_999, _query_int("row", 0)))
+        row = int(cols[3].number_input("Held-out row", 0, last_row, query.integer("row", 0, last_row, 0)))  # fmt: skip
 elif method == "archipelago":
-    row = int(st.number_input("Held-out row", 0, 1_999, _query_int("row", 0)))
+    row = int(st.number_input("Held-out row", 0, last_row, query.integer("row", 0, last_row, 0)))
 if row is not None:
     state["row"] = str(row)
+if query.message:  # what in the link could not be used, once, above the map
+    st.warning(md_text(query.message), icon=":material/link_off:")
 
 info = runs.set_index("run_id").loc[run_id]
 metrics = {k.removeprefix("test_"): info[k] for k in info.index if k.startswith("test_") and info[k] == info[k]}  # fmt: skip
+params = info.get("params")
 st.caption(
-    f"{info['model']} · {info['task']} · "
-    + " · ".join(f"test {k} {v:.4f}" for k, v in metrics.items())
-    + f" · {int(info['params']):,} parameters"
+    f"{md_text(info['model'])} · {md_text(info['task'])} · "
+    + " · ".join(f"test {md_text(k)} {v:.4f}" for k, v in metrics.items())
+    + (f" · {int(params):,} parameters" if params == params and params is not None else "")
 )
+health = dashboard.run_health(run_id)
+if health.warns:  # a model that learned nothing still draws maps: noise, which must say so
+    st.warning(map_warning(health), icon=":material/warning:")
 data = dashboard.run_data(run_id)
 if data.get("schema"):  # a user's table: where the data came from and the roles it was trained with
-    with st.expander(f"Data: {data.get('name')} · {data.get('rows', 0):,} rows · target {data.get('target')!r}"):  # fmt: skip
+    with st.expander(f"Data: {md_text(data.get('name'))} · {data.get('rows', 0):,} rows · target {md_text(repr(data.get('target')))}"):  # fmt: skip
         st.dataframe(data["schema"], hide_index=True)
 
 try:
@@ -94,7 +104,7 @@ try:
         result = dashboard.run_matrix(run_id, method, row, view, layer, head)
 except RecsysCoreError as exc:
     st.query_params.from_dict(state)
-    st.error(str(exc))
+    st.error(md_text(exc))
     st.stop()
 
 is_matrix = isinstance(result, InteractionMatrix)
@@ -107,7 +117,7 @@ event = st.plotly_chart(
     on_select="rerun" if is_matrix else "ignore",
     selection_mode="points",
 )
-st.caption(f"**{result.kind}** — {result.description}")
+st.caption(f"**{md_text(result.kind)}** — {md_text(result.description)}")
 if method == "archipelago":
     st.caption("Explained row and baseline row (the medoid of the held-out rows):")
     st.dataframe(
@@ -151,7 +161,10 @@ if is_matrix and len(shown.fields) > 1:
             if label in labels:
                 st.session_state["pair"] = label
     if st.session_state.get("pair") not in labels:
-        wanted = query.get("pair", "").replace("~", " × ")
+        a, _, b = query.raw("pair").partition("~")
+        wanted = f"{a} × {b}" if f"{a} × {b}" in labels else f"{b} × {a}"
+        if query.raw("pair") and wanted not in labels:
+            st.warning(md_text(f"Unknown pair {query.raw('pair')[:60]!r}; showing {labels[0]}."))
         st.session_state["pair"] = wanted if wanted in labels else labels[0]
     chosen = st.selectbox(
         "Pair (or click a cell of the map)", labels, key="pair", help="strongest first"
@@ -159,14 +172,15 @@ if is_matrix and len(shown.fields) > 1:
     a, b = pairs[labels.index(chosen)]
     state["pair"] = f"{a}~{b}"
     try:
-        with st.spinner(f"Contributions of {a} × {b}…"):
+        with st.spinner(f"Contributions of {md_text(a)} × {md_text(b)}…"):
             detail = dashboard.run_pair_detail(run_id, a, b)
     except RecsysCoreError as exc:
-        st.error(str(exc))
+        st.error(md_text(exc))
     else:
         units = "logit" if info["task"] == "binary" else "rating"
         st.caption(
-            f"How much {a} and {b} together move each held-out row's predicted {units}, beyond "
+            f"How much {md_text(a)} and {md_text(b)} together move each held-out row's predicted "
+            f"{units}, beyond "
             f"what each does alone (mixed difference against {detail.n_partners} rows drawn from "
             "the data; model-agnostic). Its mean square is 4 × the pair's TII."
         )

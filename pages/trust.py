@@ -6,9 +6,12 @@ import numpy as np
 import streamlit as st
 
 from recsys_core import access, dashboard
+from recsys_core.analysis.validation import PlantedCheck
 from recsys_core.data.planted import KINDS, TABLE_DESCRIPTIONS
 from recsys_core.models.registry import MODELS
+from recsys_core.training.health import health_line, map_warning
 from recsys_core.viz.heatmap import heatmap_figure
+from recsys_core.viz.text import md_text
 
 owner = st.session_state.setdefault("owner", uuid.uuid4().hex)
 jobs = dashboard.job_manager()
@@ -22,7 +25,7 @@ st.markdown(
 )
 allowed = access.from_streamlit()
 if not allowed.may_train:  # a check trains a model
-    st.info(f"Checks are not available here: {allowed.reason}", icon=":material/lock:")
+    st.info(f"Checks are not available here: {md_text(allowed.reason)}", icon=":material/lock:")
     st.stop()
 with st.form("trust"):
     left, mid, right = st.columns([3, 3, 2])
@@ -53,6 +56,17 @@ if submitted:
 
 
 def show(check) -> None:
+    health = getattr(check, "health", None)  # did the model learn? (training.health)
+    void = health is not None and health.warns
+    if void:
+        st.warning(
+            f"{map_warning(health)} The recovery numbers below are therefore meaningless: they "
+            "measure noise, so a value near 0.5 (or any other) says nothing about the method.",
+            icon=":material/warning:",
+        )
+    elif health is not None:
+        st.caption(f"Health: {health_line(health)}")
+    meaningless = " (meaningless: the model did not learn)" if void else ""
     cols = st.columns(3 + len(check.native_auc))
     if np.isnan(check.auc):
         cols[0].metric(
@@ -62,9 +76,9 @@ def show(check) -> None:
             "model's score. Near 0 means no false positives.",
         )
     else:
-        cols[0].metric("TII recovery AUC", f"{check.auc:.3f}")
+        cols[0].metric(f"TII recovery AUC{meaningless}", f"{check.auc:.3f}")
     for col, (view, auc) in zip(cols[1:], check.native_auc.items(), strict=False):
-        col.metric(f"Native '{view}' AUC", "—" if np.isnan(auc) else f"{auc:.3f}")
+        col.metric(f"Native '{view}' AUC{meaningless}", "—" if np.isnan(auc) else f"{auc:.3f}")
     metrics = " · ".join(f"{k} {v:.4f}" for k, v in check.test_metrics.items())
     cols[-1].metric("Training", f"{check.train_seconds:.1f} s", help=f"test {metrics}")
     top = float(np.nanmax([np.nanmax(check.truth.values), np.nanmax(check.recovered.values)]))
@@ -80,19 +94,20 @@ def show(check) -> None:
 
 @st.fragment(run_every=1.0)
 def checks() -> None:
-    mine = jobs.jobs(owner=owner, kind="check")
-    if not mine:
+    recent = jobs.jobs(kind="check")  # everyone's: a reload or another tab shows them too
+    if not recent:
         st.info("No check yet: pick a model and a table, then press **Run the check**.")
         return
-    for job in mine[:3]:
+    for job in recent[:3]:
         with st.container(border=True):
-            st.markdown(f"**{job.label}** · **{job.state}** · {job.elapsed:.1f} s")
+            yours = " (yours)" if job.owner == owner else ""
+            st.markdown(f"**{job.label}**{yours} · **{job.state}** · {job.elapsed:.1f} s")
             if job.state == "running":
                 st.caption(f"epoch {len(job.epochs)} …")
             elif job.state == "failed":
-                st.error(job.error)
-            elif job.state == "done":
-                show(job.result)
+                st.error(md_text(job.error))
+            elif job.state == "done" and job.result is not None:
+                show(PlantedCheck.from_dict(job.result))
 
 
 checks()

@@ -68,10 +68,12 @@ def _user_table(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from recsys_core.limits import SEED_MAX
     from recsys_core.models.registry import resolve_hparams
     from recsys_core.runs.store import RunStore
     from recsys_core.training.engine import TrainConfig
-    from recsys_core.training.pipeline import RunConfig, train_run
+    from recsys_core.training.health import health_line
+    from recsys_core.training.pipeline import RunConfig, check_run, train_run
     from recsys_core.training.trials import summarize
 
     overrides: dict[str, Any] = {}
@@ -102,6 +104,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if args.trials < 1:
         raise RecsysCoreError(f"--trials must be >= 1, got {args.trials}.")
+    if args.seed + args.trials - 1 > SEED_MAX:
+        raise RecsysCoreError(
+            f"--seed {args.seed} with --trials {args.trials} uses seeds up to "
+            f"{args.seed + args.trials - 1}, over {SEED_MAX} (2^32-1)."
+        )
+    check_run(config)  # budgets the settings alone show (epochs), before a table is read
     user = _user_table(args)  # read and checked before anything is trained or saved
     if user is not None:
         config = dataclasses.replace(
@@ -113,6 +121,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.schema_only:
             return 0
     table, spec = (user.table, user.spec) if user is not None else (None, None)
+    if spec is not None:
+        check_run(config, spec)  # the pair budget of this model on these fields, before training
     store = RunStore(args.runs_dir)
     results, runs = [], []
     for k in range(args.trials):
@@ -138,6 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "epochs_trained": len(run.history.epochs),
                 "best_epoch": run.history.best_epoch,
                 "data_source": run.data_source,
+                "health": run.health.to_dict() if run.health else None,
                 **({"data": {k: cfg.data[k] for k in ("name", "rows", "target")}} if user else {}),
             }
         )
@@ -145,6 +156,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             metrics = ", ".join(f"{k}={v:.4f}" for k, v in run.test_metrics.items())
             print(f"run {saved.run_id}: {run.params:,} parameters, test {metrics}, "
                   f"{run.train_seconds:.1f} s; saved in {saved.path}")  # fmt: skip
+            print(f"health: {health_line(run.health)}")  # a run that did not learn says so
     summary = summarize(runs) if args.trials > 1 else None
     if args.json:
         print(
@@ -168,7 +180,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
     elif frame.empty:
         print(f"no runs in {RunStore(args.runs_dir).root} yet; train one with `recsys-core train`.")
     else:
-        print(frame.to_string(index=False))
+        # runs that cannot be opened are listed apart, each with its reason, never fatal
+        errors = frame.get("error")
+        good = frame if errors is None else frame[errors.isna()].drop(columns="error")
+        if not good.empty:
+            print(good.dropna(axis=1, how="all").to_string(index=False))
+        if errors is not None and errors.notna().any():
+            broken = frame[errors.notna()].sort_values("run_id")
+            print(f"{len(broken)} run(s) cannot be opened:")
+            for run_id, reason in zip(broken["run_id"], broken["error"], strict=True):
+                print(f"  {run_id} — {reason}")
     return 0
 
 
@@ -217,6 +238,23 @@ def cmd_data(args: argparse.Namespace) -> int:
     print(f"MovieLens 100K ready: {len(df):,} ratings, {df['user_id'].nunique()} users, "
           f"{df['movie_id'].nunique()} movies (source: {df.attrs['source']})")  # fmt: skip
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from recsys_core.service.worker import serve_queue
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    serve_queue(args.runs_dir, args.threads)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from recsys_core.service.serve import serve
+
+    extra = [a for a in args.streamlit_args if a != "--"]
+    return serve(args.port, args.workers, args.app, args.runs_dir, extra)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -325,20 +363,99 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--path", default=None, help="an ml-100k.zip or an extracted GroupLens folder")
     p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser(
+        "worker", help="run the dashboard's queued jobs (trainings, checks) in worker processes"
+    )
+    p.add_argument("--threads", type=int, default=None,
+                   help="jobs run at once (default $RECSYS_CORE_MAX_TRAININGS or 1)")  # fmt: skip
+    p.add_argument("--runs-dir", default=None, help="run store (default $RECSYS_CORE_RUNS or ./runs)")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("serve", help="start the dashboard and its worker together")
+    p.add_argument("--port", type=int, default=None, help="default: Streamlit's setting, 8501")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes to start (0: the dashboard alone; workers run elsewhere)")  # fmt: skip
+    p.add_argument("--app", default=None, help="the dashboard's entry point (default app/main.py)")
+    p.add_argument("--runs-dir", default=None, help="run store (default $RECSYS_CORE_RUNS or ./runs)")
+    p.add_argument("streamlit_args", nargs=argparse.REMAINDER,
+                   help="after --: options for `streamlit run`")  # fmt: skip
+    p.set_defaults(func=cmd_serve)
     return parser
+
+
+ERROR_LOG = "cli-errors.log"  # under the cache folder ($RECSYS_CORE_CACHE or ~/.cache/recsys_core)
+ERROR_LOG_BYTES = 1_000_000  # past this the log starts afresh (the previous one kept as .old)
+
+
+def _log_detail(exc: BaseException, argv: list[str]) -> str:
+    """Write ``exc``'s whole text and traceback to the error log; say where, for the one line.
+
+    Also logged at debug level (logger ``recsys_core.cli``) for a caller that configures logging.
+    """
+    import logging
+    import time
+    import traceback
+
+    from recsys_core.data.movielens import default_cache_dir
+
+    detail = "".join(traceback.format_exception(exc))
+    logging.getLogger(__name__).debug("recsys-core %s failed:\n%s", " ".join(argv), detail)
+    path = default_cache_dir() / "logs" / ERROR_LOG
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size > ERROR_LOG_BYTES:
+            path.replace(path.with_name(ERROR_LOG + ".old"))
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} recsys-core {' '.join(argv)}\n")
+            fh.write(detail + "\n")
+    except OSError as err:
+        return f"the full detail could not be written to {path}: {err.strerror or err}"
+    return f"full detail in {path}"
+
+
+def _report(exc: BaseException, argv: list[str]) -> int:
+    """Print ``exc`` as one line on stderr and return exit code 2.
+
+    A library's own errors (RecsysCoreError) are already one sentence for the user. Anything else
+    (an OSError, or a Keras, XLA or Arrow error whose text runs to dozens of lines) is cut to its
+    first meaningful line, as is a message whose cause was, and the whole text and traceback go to
+    a log file named at the end of the line: never a traceback on the terminal.
+    """
+    from recsys_core.errors import from_os_error, one_line
+
+    if isinstance(exc, OSError) and not isinstance(exc, RecsysCoreError):
+        shown: BaseException = from_os_error(exc)
+    else:
+        shown = exc
+    text = str(shown)
+    line = one_line(text) or type(exc).__name__
+    if not isinstance(shown, RecsysCoreError):
+        line = f"{type(exc).__name__}: {line}"
+    cause = exc.__cause__
+    cut = line != " ".join(text.split()) or (
+        cause is not None and one_line(str(cause)) != " ".join(str(cause).split())
+    )
+    if cut or not isinstance(shown, RecsysCoreError):
+        line = f"{line} ({_log_detail(exc, argv)})"
+    print(f"error: {line}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.func in (cmd_train, cmd_interactions, cmd_export):
-        from recsys_core.compile_cache import enable_compilation_cache
-
-        enable_compilation_cache()  # $RECSYS_CORE_JAX_CACHE=0 turns it off
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        from recsys_core.limits import check_settings
+
+        check_settings()  # a mistyped RECSYS_CORE_* limit is one line, whatever the command
+        if args.func in (cmd_train, cmd_interactions, cmd_export):
+            from recsys_core.compile_cache import enable_compilation_cache
+
+            enable_compilation_cache()  # $RECSYS_CORE_JAX_CACHE=0 turns it off
         return args.func(args)
-    except RecsysCoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:  # every failure is one line on stderr; the detail goes to a log
+        return _report(exc, argv)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Pages only lay out what these functions return; everything here is plain ``recsy
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -42,27 +43,23 @@ from recsys_core.analysis.views import (
 )
 from recsys_core.compile_cache import OFF
 from recsys_core.data.user_table import UserTable, build_user_table, read_table
-from recsys_core.errors import RecsysCoreError
+from recsys_core.errors import RecsysCoreError, RunStoreError
 from recsys_core.features.infer import InferredSchema, infer_schema, suggest_target
 from recsys_core.runs.store import RunStore, SavedRun
-from recsys_core.training.jobs import Job, JobManager
+from recsys_core.runs.validate import check_model_archive
+from recsys_core.service import probe
+from recsys_core.service.jobs import Job, JobQueue
+from recsys_core.training.health import Verdict, mark, verdict_of_run
 from recsys_core.training.pipeline import RunConfig
 
 log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
-def job_manager() -> JobManager:
-    """One job queue per server process, shared by every session (``RECSYS_CORE_MAX_TRAININGS``)."""
-    return JobManager(
-        max_workers=int(os.environ.get("RECSYS_CORE_MAX_TRAININGS", "1")),
-        after_save=_after_training,
-    )
-
-
-def _after_training(run_id: str) -> None:
-    if _warm_up_on():
-        precompute(run_id)
+def job_manager() -> JobQueue:
+    """The job queue of the run store (``$RECSYS_CORE_RUNS``), shared by every session, tab and
+    replica; worker processes run its jobs (``recsys-core serve`` / ``recsys-core worker``)."""
+    return JobQueue()
 
 
 def store() -> RunStore:
@@ -79,18 +76,42 @@ def submit_training(
     config: RunConfig,
     trials: int = 1,
     owner: str = "",
-    table=None,
-    spec=None,
+    table: pd.DataFrame | None = None,
+    spec: Any = None,
     access: Access | None = None,
+    upload: tuple[bytes, str] | None = None,
 ) -> list[Job]:
-    """Queue ``trials`` runs of ``config`` in the shared pool, if ``access`` may train."""
+    """Queue ``trials`` runs of ``config`` for the workers, if ``access`` may train.
+
+    ``upload`` is an uploaded file's ``(bytes, name)`` (``config.data`` from :func:`prepare_upload`
+    says how to read it); ``table`` a table in memory (with ``spec`` for ``dataset="table"``),
+    handed to the workers as Parquet.
+    """
     _require(access, "train")
-    return job_manager().submit_trials(config, trials, owner=owner, table=table, spec=spec)
+    from recsys_core.features.spec import FeatureSpec
+    from recsys_core.training.pipeline import check_run
+
+    given = config.data.get("spec")
+    check_run(config, spec or (FeatureSpec.from_dict(given) if given else None))  # before the wait
+    queue = job_manager()
+    file = None
+    if upload is not None:
+        file = queue.save_upload(*upload)
+    elif table is not None:
+        if spec is not None and "spec" not in config.data:
+            config = dataclasses.replace(config, data={**config.data, "spec": spec.to_dict()})
+        file = queue.save_upload(table.to_parquet(index=False), "table.parquet")
+    return queue.submit_trials(config, trials, owner=owner, upload=file, access=access)
 
 
 def queue_position(job: Job) -> int | None:
     """How many jobs run or wait ahead of a queued ``job`` (None once it runs)."""
     return job_manager().position(job.job_id)
+
+
+def cancel_job(job: Job, access: Access | None = None) -> None:
+    """Ask a queued or running job to stop, if ``access`` may train."""
+    job_manager().cancel(job.job_id, access=access)
 
 
 def delete_run(run_id: str, access: Access | None = None) -> None:
@@ -108,10 +129,20 @@ def runs_table() -> pd.DataFrame:
         return frame
     if "error" in frame:
         frame = frame[frame["error"].isna()].drop(columns="error")
-    cols = [c for c in ("run_id", "model", "task", "dataset", "test_rmse", "test_mae", "test_auc", "test_log_loss",
+    cols = [c for c in ("run_id", "model", "task", "dataset", "health", "test_rmse", "test_mae", "test_auc", "test_log_loss",
                         "params", "epochs", "train_seconds", "created") if c in frame]  # fmt: skip
     _warm_up(frame)
     return frame[cols]
+
+
+def broken_runs() -> pd.DataFrame:
+    """Runs in the store that cannot be opened, with the reason (``run_id``, ``reason``): Home
+    lists them apart, so one damaged or hand-edited run folder never hides the others."""
+    frame = store().list()
+    if frame.empty or "error" not in frame:
+        return pd.DataFrame({"run_id": pd.Series(dtype=str), "reason": pd.Series(dtype=str)})
+    broken = frame[frame["error"].notna()].sort_values("run_id")
+    return broken[["run_id", "error"]].rename(columns={"error": "reason"}).reset_index(drop=True)
 
 
 @lru_cache(maxsize=16)
@@ -147,6 +178,9 @@ def _saved(run_id: str, mtime: float, model: bool = True) -> SavedRun:
         run = _cached_run(run_id, mtime)
     if model:  # a page that needs no model (its maps are saved) never waits for a model load
         with _load_lock(run_id):
+            if run._model is None:  # loaded in a child process first: an abort there is contained
+                check_model_archive(run.path / "model.keras", run_id)  # what it can tell statically
+                probe.ensure_loadable(run.path, run_id)
             run.model  # noqa: B018  (loads model.keras once; RunStoreError when it cannot)
     return run
 
@@ -229,11 +263,11 @@ def _persisted(
     dashboard draws such a map without loading the model (``analysis.saved``)."""
     run = _saved(run_id, mtime, model=False)
     found = saved.load_as(run.path, key, decode)
-    if found is not None:
-        return found
+    if found is not None:  # maps saved before verdicts existed get their run's warning too
+        return mark(found, verdict_of_run(run.meta))
     result = compute(_saved(run_id, mtime))
     saved.save(run.path, key, encode(result))
-    return result
+    return mark(result, verdict_of_run(run.meta))
 
 
 @lru_cache(maxsize=128)
@@ -328,18 +362,12 @@ def submit_trust_check(
     owner: str = "",
     access: Access | None = None,
 ) -> Job:
-    """Queue a planted-interaction check (``analysis.planted_check``) in the shared job pool, if
+    """Queue a planted-interaction check (``analysis.planted_check``) for the workers, if
     ``access`` may train (a check trains a model)."""
-    from functools import partial
-
-    _require(access, "train")
-
-    from recsys_core.analysis.validation import planted_check
-
     task = "regression" if table == "dcn" else task  # the polynomial is a regression table
-    work = partial(planted_check, model, table, seed=seed, n_rows=n_rows, task=task)
+    call = {"model_name": model, "table_kind": table, "seed": seed, "n_rows": n_rows, "task": task}
     label = f"{model} on planted {table}, {task}, {n_rows:,} rows (seed {seed})"
-    return job_manager().submit_call(label, work, owner)
+    return job_manager().submit_check(label, call, owner, access=access)
 
 
 # --- Train page, "Upload a table": the upload path as plain functions of the file's bytes and name ---
@@ -409,6 +437,30 @@ def schema_choices(edited: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]
         if isinstance(g, str) and g and g != "context" and r != "ignore"
     }
     return roles, groups
+
+
+def run_health(run_id: str) -> Verdict:
+    """Did the run learn (``training.health``): its saved verdict, or what its history tells."""
+    return verdict_of_run(_saved(run_id, _mtime(run_id), model=False).meta)
+
+
+@lru_cache(maxsize=64)
+def _cached_holdout_rows(run_id: str, mtime: float) -> int:
+    import pyarrow.parquet as pq
+
+    path = _saved(run_id, mtime, model=False).path / "holdout.parquet"
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except Exception as exc:  # missing or damaged: say which file, not where it is
+        raise RunStoreError(
+            f"run {run_id!r}: holdout.parquet cannot be read ({type(exc).__name__})."
+        ) from exc
+
+
+def holdout_rows(run_id: str) -> int:
+    """How many held-out rows the run keeps (per-row views take rows 0 to this - 1), from the
+    Parquet footer: pages bound their row inputs and ``?row=`` with it, without reading the rows."""
+    return _cached_holdout_rows(run_id, _mtime(run_id))
 
 
 def run_data(run_id: str) -> dict:
@@ -552,7 +604,7 @@ def run_cross_spectrum(run_id: str) -> CrossSpectrum:
 @lru_cache(maxsize=16)
 def _cached_experts(run_id: str, layer: int, mtime: float) -> list[InteractionMatrix]:
     run = _saved(run_id, mtime)
-    return expert_block_norms(run.model, layer, run.preprocessor)
+    return mark(expert_block_norms(run.model, layer, run.preprocessor), verdict_of_run(run.meta))
 
 
 def run_expert_blocks(run_id: str, layer: int) -> list[InteractionMatrix]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -19,6 +20,13 @@ os.environ.setdefault("RECSYS_CORE_JAX_CACHE", "0")
 # is first listed, or compute a run's first maps after a training job (tests use many short-lived
 # stores); tests/test_warm_up.py and tests/test_saved_analyses.py turn it on.
 os.environ.setdefault("RECSYS_CORE_WARM_UP", "0")
+# Jobs of the whole session go through one queue (each job names the run store it saves to), served
+# by one worker process that the ``worker`` fixture starts when a test first needs it. Tests that
+# need a queue of their own (no worker, or a worker with other settings) set RECSYS_CORE_QUEUE.
+os.environ.setdefault(
+    "RECSYS_CORE_QUEUE",
+    f"sqlite:///{tempfile.mkdtemp(prefix='recsys-core-test-queue-')}/queue.db",
+)
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +50,15 @@ def trained(table):
 @pytest.fixture(scope="session")
 def saved(trained, runs_dir):
     return RunStore(runs_dir).save(trained)
+
+
+@pytest.fixture(scope="session")
+def worker():
+    """A ``recsys-core worker`` process serving the session's queue (``tests/workers.py``)."""
+    from tests.workers import running_worker
+
+    with running_worker() as proc:
+        yield proc
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,9 @@ from streamlit.testing.v1 import AppTest
 from recsys_core import access, dashboard
 from recsys_core.access import AccessDenied, decide, resolve
 from recsys_core.runs import RunStore
+from recsys_core.service.jobs import JobQueue
 from recsys_core.training import RunConfig, TrainConfig
-from recsys_core.training.jobs import JobManager
+from recsys_core.viz.text import md_text
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 TEAM = frozenset({"ana@example.com", "@lab.org"})
@@ -156,7 +157,7 @@ def test_viewer_mode_refuses_every_change_at_the_library_level(
         with pytest.raises(AccessDenied, match="read-only"):
             dashboard.submit_trust_check("dlrm", "ctr", access=acc)
     with pytest.raises(AccessDenied, match="read-only"):
-        JobManager(tmp_path).submit(config)  # nor can anything reach the pool directly
+        JobQueue(tmp_path).submit(config)  # nor can anything reach the queue directly
     assert dashboard.job_manager().jobs() == []
     assert RunStore(tmp_path).list()["run_id"].tolist() == [saved.run_id]
 
@@ -239,9 +240,10 @@ def test_oidc_sign_in_shows_in_the_sidebar_and_gates_training(monkeypatch, store
     assert any("sign in" in i.value for i in out.info) and not out.file_uploader
     eve = _page("train", AUTH_SECRETS, {"is_logged_in": True, "email": "eve@example.com"})
     assert [b.label for b in eve.sidebar.button] == ["Sign out"]
-    assert any("eve@example.com is not among" in i.value for i in eve.info)
+    # the address is the user's text: shown literally, escaped in the Markdown source
+    assert any(md_text("eve@example.com is not among") in i.value for i in eve.info)
     ana = _page("train", AUTH_SECRETS, {"is_logged_in": True, "email": "ana@example.com"})
-    assert any("ana@example.com" in c.value for c in ana.sidebar.caption)
+    assert any(md_text("ana@example.com") in c.value for c in ana.sidebar.caption)
     assert any(b.label == "Start training" for b in ana.button)
 
 

@@ -131,7 +131,7 @@ def test_train_page_offers_every_model_and_its_hyper_parameters(store_at, tmp_pa
 
 
 @pytest.mark.movielens
-def test_training_from_the_page_lands_a_run(store_at, tmp_path, movielens):
+def test_training_from_the_page_lands_a_run(store_at, tmp_path, movielens, worker):
     store_at(tmp_path)
     at = _page("train")
     epochs = next(w for w in at.number_input if w.label.startswith("Epochs"))
@@ -145,7 +145,7 @@ def test_training_from_the_page_lands_a_run(store_at, tmp_path, movielens):
     assert len(jobs) == 1
     job = dashboard.job_manager().wait(jobs[0].job_id, timeout=180)
     assert job.state == "done", job.error
-    assert job.config.refit is False and job.refit is None
+    assert job.run_config.refit is False and job.refit is None
     at.run()
     assert any(job.run_id in s.value for s in at.success)
     assert job.run_id in RunStore(tmp_path).list()["run_id"].tolist()
@@ -180,19 +180,9 @@ def _upload_csv() -> bytes:
     return df.drop(columns=["movie_title"]).to_csv(index=False).encode()
 
 
-def test_train_page_shows_the_inferred_schema_of_an_upload_and_queues_it(
-    store_at, tmp_path, monkeypatch
+def test_train_page_shows_the_inferred_schema_of_an_upload_and_trains_it(
+    store_at, tmp_path, worker
 ):
-    from recsys_core.training import jobs as jobs_module
-    from recsys_core.training.engine import TrainingCancelled
-
-    seen = {}
-
-    def spy(config, table=None, spec=None, **kwargs):  # training itself is covered by test_cli
-        seen.update(config=config, table=table, spec=spec)
-        raise TrainingCancelled("spy")
-
-    monkeypatch.setattr(jobs_module, "train_run", spy)
     store_at(tmp_path)
     at = _page("train")
     at.radio(key="data_source").set_value("Upload a table").run()
@@ -211,13 +201,17 @@ def test_train_page_shows_the_inferred_schema_of_an_upload_and_queues_it(
     at.button[0].click()
     at.run()
     assert not at.error, [e.value for e in at.error]
-    job = dashboard.job_manager().wait(dashboard.job_manager().jobs()[0].job_id, timeout=60)
-    assert job.state == "cancelled" and job.table is None  # the table is released after the job
-    config, table, spec = seen["config"], seen["table"], seen["spec"]
+    (queued,) = dashboard.job_manager().jobs()
+    assert at.query_params["job"] in (queued.job_id, [queued.job_id])  # a link back to it
+    job = dashboard.job_manager().wait(queued.job_id, timeout=300)
+    assert job.state == "done", job.error
+    run = RunStore(tmp_path).open(job.run_id)  # trained by the worker from the uploaded bytes
+    config = run.config
     assert config.dataset == "table" and config.data["name"] == "ratings.csv"
-    assert config.data["rows"] == len(table) == 300
-    assert spec.multi_hot == ("movie_genres",) and "row_id" not in table
-    assert table["movie_genres"].map(type).eq(list).all()
+    assert config.data["rows"] == 300
+    assert config.data["spec"]["multi_hot"] == ["movie_genres"]
+    assert "row_id" not in run.meta["fields"] and "movie_genres" in run.meta["fields"]
+    assert not run.holdout()["movie_genres"].map(lambda v: isinstance(v, str)).any()  # bags
 
 
 def test_train_page_reports_an_unreadable_upload(store_at, tmp_path):

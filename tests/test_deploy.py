@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from recsys_core.service.queue import Records, huey_at
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -81,7 +83,7 @@ def test_dockerfile_builds_the_app_as_the_issue_asks():
     assert any(f"chown app:app {runs_dir}" in r or "chown 10001" in r for r in runs)
     # the hosting configuration lands where streamlit looks for it: WORKDIR/.streamlit
     assert "deploy/streamlit-config.toml ./.streamlit/config.toml" in args_of("COPY")
-    assert json.loads(args_of("CMD")[-1]) == ["streamlit", "run", "app/main.py"]
+    assert json.loads(args_of("CMD")[-1]) == ["recsys-core", "serve"]  # dashboard + worker
 
 
 def test_every_copied_path_exists_and_is_not_ignored():
@@ -172,7 +174,8 @@ def _healthcheck(port: int) -> int:
 def test_the_entry_command_serves_health_outside_docker(image_layout, tmp_path):
     cmd = json.loads(args_of("CMD")[-1])
     cmd[0] = str(BIN / cmd[0])  # the same command, from this environment
-    env = {**os.environ, "RECSYS_CORE_RUNS": str(tmp_path / "runs"),
+    env = {k: v for k, v in os.environ.items() if k != "RECSYS_CORE_QUEUE"}  # the image's own
+    env = {**env, "RECSYS_CORE_RUNS": str(tmp_path / "runs"),
            "STREAMLIT_SERVER_PORT": str(port := _free_port()),
            "STREAMLIT_SERVER_ADDRESS": "127.0.0.1"}  # fmt: skip
     shown = subprocess.run([str(BIN / "streamlit"), "config", "show"], cwd=image_layout, env=env,
@@ -196,6 +199,12 @@ def test_the_entry_command_serves_health_outside_docker(image_layout, tmp_path):
         assert _healthcheck(port) == 0
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()
         assert b"<html" in page.lower()
+        # and its worker serves the queue inside the run store
+        queue = Records(huey_at(f"sqlite:///{tmp_path / 'runs' / '.queue' / 'queue.db'}"))
+        deadline = time.time() + 120
+        while not list(queue.items("worker:")) and time.time() < deadline:
+            time.sleep(0.5)
+        assert list(queue.items("worker:")), (tmp_path / "server.log").read_text()[-2000:]
     finally:
         server.terminate()
         server.wait(20)

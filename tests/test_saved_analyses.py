@@ -2,7 +2,7 @@
 
 import json
 import shutil
-import threading
+import time
 
 import numpy as np
 import pytest
@@ -15,7 +15,6 @@ from recsys_core.analysis.native import FieldScores, native_views
 from recsys_core.analysis.views import AnalysisMenu, analysis_menu
 from recsys_core.runs import RunStore
 from recsys_core.training import RunConfig, TrainConfig
-from recsys_core.training.jobs import JobManager
 
 
 def _matrix() -> InteractionMatrix:
@@ -147,26 +146,21 @@ def test_the_menu_lists_what_the_model_offers(saved):
 
 
 def test_a_finished_training_computes_the_first_maps_in_its_worker(table, tmp_path, monkeypatch):
+    from tests.workers import running_worker
+
     monkeypatch.setenv("RECSYS_CORE_RUNS", str(tmp_path))
-    monkeypatch.setenv("RECSYS_CORE_WARM_UP", "1")
+    monkeypatch.setenv("RECSYS_CORE_QUEUE", f"sqlite:///{tmp_path / 'queue.db'}")
     dashboard.job_manager.cache_clear()
-    calls, done = [], threading.Event()
-    original = dashboard.precompute
-
-    def spy(run_id):
-        calls.append(run_id)
-        try:
-            original(run_id)
-        finally:
-            done.set()
-
-    monkeypatch.setattr(dashboard, "precompute", spy)
     try:
         config = RunConfig(model="fm", train=TrainConfig(epochs=1, batch_size=256))
-        (job,) = dashboard.job_manager().submit_trials(config, 1, table=table)
-        assert dashboard.job_manager().wait(job.job_id, timeout=300).state == "done"
-        assert done.wait(300)
-        assert calls == [job.run_id]
+        with running_worker(RECSYS_CORE_WARM_UP="1"):
+            (job,) = dashboard.submit_training(config, 1, table=table)
+            assert dashboard.job_manager().wait(job.job_id, timeout=300).state == "done"
+            deadline = time.time() + 300
+            while dashboard.job_manager().get(job.job_id).maps != "saved":
+                assert time.time() < deadline, dashboard.job_manager().get(job.job_id).maps
+                time.sleep(0.2)
+        job = dashboard.job_manager().get(job.job_id)
         folder = tmp_path / job.run_id / store_of.FOLDER
         menu = AnalysisMenu.from_dict(store_of.load(tmp_path / job.run_id, {"what": "menu"}))
         first = menu.views[0]
@@ -180,15 +174,26 @@ def test_a_finished_training_computes_the_first_maps_in_its_worker(table, tmp_pa
         dashboard.job_manager.cache_clear()
 
 
-def test_a_failing_after_save_hook_leaves_the_job_done(table, tmp_path):
+def test_failing_first_maps_leave_the_job_done(monkeypatch, tmp_path):
+    from recsys_core.service import worker
+    from recsys_core.service.jobs import Job
+
+    class Progress:
+        saved: list[dict] = []
+
+        def save(self):
+            self.saved.append(job.to_dict())
+
     def boom(run_id):
         raise RuntimeError("disk full")
 
-    manager = JobManager(tmp_path, after_save=boom)
-    config = RunConfig(model="fm", train=TrainConfig(epochs=1, batch_size=256))
-    job = manager.wait(manager.submit(config, table=table).job_id, timeout=300)
-    assert job.state == "done" and job.error is None
-    assert (tmp_path / job.run_id / "run.json").exists()
+    monkeypatch.setenv("RECSYS_CORE_WARM_UP", "1")
+    monkeypatch.setenv("RECSYS_CORE_RUNS", str(tmp_path))  # _precompute points its process here
+    monkeypatch.setattr(dashboard, "precompute", boom)
+    job = Job("j1", state="done", run_id="r1", runs_dir=str(tmp_path), maps="computing")
+    worker._precompute(job, Progress())
+    assert job.state == "done" and job.error is None and job.maps == "failed"
+    assert Progress.saved[-1]["maps"] == "failed"
 
 
 def test_attention_maps_are_saved_and_read_back_without_the_model(table, tmp_path, monkeypatch):

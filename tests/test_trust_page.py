@@ -5,6 +5,7 @@ import json
 import numpy as np
 
 from recsys_core import dashboard
+from recsys_core.analysis.validation import PlantedCheck
 from tests.test_app import _page, store_at  # noqa: F401  (fixture)
 
 
@@ -12,6 +13,7 @@ def test_trust_page_runs_a_planted_check_and_draws_truth_and_recovery(
     store_at,  # noqa: F811
     tmp_path,
     plotly_array,
+    worker,
 ):
     store_at(tmp_path)
     at = _page("trust")
@@ -24,7 +26,7 @@ def test_trust_page_runs_a_planted_check_and_draws_truth_and_recovery(
     job = dashboard.job_manager().wait(jobs[0].job_id, timeout=300)
     assert job.state == "done", job.error
     at.run()
-    check = job.result
+    check = PlantedCheck.from_dict(job.result)  # what the worker process found
     shown = {m.label: m.value for m in at.metric}
     assert shown["TII recovery AUC"] == f"{check.auc:.3f}"
     assert check.auc >= 0.9  # DLRM finds the planted pairs of the CTR table

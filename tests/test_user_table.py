@@ -13,7 +13,7 @@ from recsys_core.data.user_table import (
     read_table,
     table_from_run_data,
 )
-from recsys_core.errors import DataError
+from recsys_core.errors import DataError, SettingError
 from recsys_core.features import Preprocessor
 from recsys_core.training import RunConfig, TrainConfig, train_run
 
@@ -163,7 +163,7 @@ def test_size_limit_is_checked_before_reading(tmp_path, csv_path, monkeypatch):
     with pytest.raises(DataError, match="over the"):
         read_table(csv_path.read_bytes(), name="big.csv")
     monkeypatch.setenv(MAX_UPLOAD_ENV, "lots")
-    with pytest.raises(DataError, match=MAX_UPLOAD_ENV):
+    with pytest.raises(SettingError, match=MAX_UPLOAD_ENV):  # a setting, not the table, is wrong
         read_table(csv_path)
 
 

@@ -51,4 +51,6 @@ def difference(a: InteractionMatrix, b: InteractionMatrix) -> InteractionMatrix:
         n_rows=min(a.n_rows, b.n_rows),
         signed=True,
         groups=dict(a.groups),
+        # a difference with a run that did not learn (training.health) is noise too, and says so
+        extra={k: v for m in (b, a) for k, v in m.extra.items() if k == "health"},
     )

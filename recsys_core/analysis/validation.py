@@ -20,6 +20,7 @@ from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.analysis.tii import total_interaction_index
 from recsys_core.data.planted import planted_table
 from recsys_core.errors import RecsysCoreError
+from recsys_core.training.health import Verdict, mark
 
 
 def recovery_auc(
@@ -73,6 +74,14 @@ class PlantedCheck:
     native: dict[str, InteractionMatrix] = field(default_factory=dict)
     native_auc: dict[str, float] = field(default_factory=dict)
     score_std: float = float("nan")
+    # did the model learn (training.health)? If not, its recovery AUC ranks noise and means nothing
+    health: Verdict | None = None
+
+    @property
+    def meaningful(self) -> bool:
+        """Whether the recovery numbers mean anything: False when the model did not learn (a
+        model that learned nothing has maps of noise, whose recovery AUC is chance)."""
+        return self.health is None or not self.health.warns
 
     @property
     def largest_ratio(self) -> float:
@@ -95,7 +104,29 @@ class PlantedCheck:
             "recovered": self.recovered.to_dict(),
             "native_auc": dict(self.native_auc),
             "native": {k: m.to_dict() for k, m in self.native.items()},
+            "health": None if self.health is None else self.health.to_dict(),
+            "meaningful": self.meaningful,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlantedCheck:
+        """The check as :meth:`to_dict` wrote it (a worker process's result, read by the page)."""
+        health = data.get("health")
+        return cls(
+            model=data["model"],
+            table=data["table"],
+            seed=int(data["seed"]),
+            truth=InteractionMatrix.from_dict(data["truth"]),
+            recovered=InteractionMatrix.from_dict(data["recovered"]),
+            auc=float(data["auc"]),
+            true_pairs=[tuple(p) for p in data.get("true_pairs", [])],
+            test_metrics=dict(data.get("test_metrics", {})),
+            train_seconds=float(data.get("train_seconds", 0.0)),
+            native={k: InteractionMatrix.from_dict(m) for k, m in data.get("native", {}).items()},
+            native_auc={k: float(v) for k, v in data.get("native_auc", {}).items()},
+            score_std=float(data.get("score_std", float("nan"))),
+            health=None if health is None else Verdict.from_dict(health),
+        )
 
 
 def _planted_defaults(model_name: str) -> dict[str, Any]:
@@ -174,6 +205,8 @@ def planted_check(
         if list(result.fields) == list(truth_matrix.fields):
             native[view.name] = result
     scores = predict_scores(run.model, run.preprocessor.transform(run.holdout))
+    if run.health is not None:  # the maps of a model that did not learn say so
+        mark([recovered, *native.values()], run.health)
     return PlantedCheck(
         model=model_name,
         table=table_kind,
@@ -187,4 +220,5 @@ def planted_check(
         native=native,
         native_auc={k: recovery_auc(m, truth.pairs) for k, m in native.items()},
         score_std=float(np.std(scores)),
+        health=run.health,
     )

@@ -10,6 +10,7 @@ from recsys_core.analysis.native import NativeView, ViewResult, native_view, nat
 from recsys_core.analysis.tii import total_interaction_index
 from recsys_core.errors import RecsysCoreError
 from recsys_core.runs.store import SavedRun
+from recsys_core.training.health import mark, verdict_of_run
 
 METHODS = ("native", "tii", "archipelago")
 METHOD_TITLES = {
@@ -137,4 +138,4 @@ def interaction_matrix(
         result = archipelago(run.model, run.preprocessor, rows.iloc[[index]], rows=rows)
         result.extra["row_index"] = index
     result.extra["run_id"] = run.run_id
-    return result
+    return mark(result, verdict_of_run(run.meta))  # a run that did not learn: its maps say so

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys_core.errors import DataError
+from recsys_core import limits
+from recsys_core.errors import DataError, wrap
 from recsys_core.features.infer import InferredSchema, infer_schema, split_items
 from recsys_core.features.spec import CONTINUOUS_FIELD, FeatureSpec
 
-MAX_UPLOAD_ENV = "RECSYS_CORE_MAX_UPLOAD_MB"
-DEFAULT_MAX_UPLOAD_MB = 200.0
+MAX_UPLOAD_ENV = limits.UPLOAD_MB.env  # declared in recsys_core.limits
+DEFAULT_MAX_UPLOAD_MB = limits.UPLOAD_MB.default
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 TABLE_DATASET = "table"  # RunConfig.dataset of a run trained on a user's table
 MISSING = "(missing)"
@@ -41,15 +41,83 @@ MIN_ROWS = 10
 
 
 def max_upload_bytes() -> int:
-    """The size limit for a table file: ``$RECSYS_CORE_MAX_UPLOAD_MB`` (default 200) megabytes."""
-    raw = os.environ.get(MAX_UPLOAD_ENV, "")
-    try:
-        mb = float(raw) if raw.strip() else DEFAULT_MAX_UPLOAD_MB
-    except ValueError:
-        raise DataError(f"{MAX_UPLOAD_ENV} must be a number of megabytes, got {raw!r}.") from None
-    if mb <= 0:
-        raise DataError(f"{MAX_UPLOAD_ENV} must be positive, got {raw!r}.")
-    return int(mb * 1024 * 1024)
+    """The size limit for a table file: ``$RECSYS_CORE_MAX_UPLOAD_MB`` (default 200) megabytes.
+
+    ``nan``, ``inf``, zero, negative or non-numeric values are a SettingError naming the variable
+    (see :data:`recsys_core.limits.UPLOAD_MB`): an ``inf`` would silently lift the limit.
+    """
+    return int(limits.UPLOAD_MB.value() * 1024 * 1024)
+
+
+# Arrow column types a model can use. A list of them is a multi-hot column; anything nested deeper
+# (a struct, a map, a list of structs or of lists) has no role a model could give it: pandas decodes
+# it to dicts, which no role can embed.
+SUPPORTED_TYPES = "numbers, text, true/false, dates and times, and lists of those (multi-hot)"
+
+
+def _nested(arrow_type: Any) -> str | None:
+    """What makes a Parquet column's Arrow type unusable ('a struct', 'a list of maps'), or None."""
+    import pyarrow as pa
+
+    def kind(t: Any) -> str:
+        for test, word in ((pa.types.is_struct, "struct"), (pa.types.is_map, "map"),
+                           (pa.types.is_union, "union")):  # fmt: skip
+            if test(t):
+                return word
+        return "list"
+
+    def listlike(t: Any) -> bool:
+        tests = ("is_list", "is_large_list", "is_fixed_size_list", "is_list_view",
+                 "is_large_list_view")  # fmt: skip
+        return any(getattr(pa.types, name, lambda _: False)(t) for name in tests)
+
+    t = arrow_type.value_type if pa.types.is_dictionary(arrow_type) else arrow_type
+    if listlike(t):
+        inner = t.value_type
+        inner = inner.value_type if pa.types.is_dictionary(inner) else inner
+        return f"a list of {kind(inner)}s" if pa.types.is_nested(inner) else None
+    return f"a {kind(t)}" if pa.types.is_nested(t) else None
+
+
+def _check_cells(name: str, rows: int, columns: int, values: int = 0) -> None:
+    """Refuse a table that decodes to more cells than ``$RECSYS_CORE_MAX_CELLS`` allows.
+
+    ``values``: the cells a Parquet file's metadata counts, list items one by one; a few list
+    cells can hold millions of items.
+    """
+    cells = rows * columns
+    if values > cells:
+        subject = f"{name!r} decodes to {rows:,} rows × {columns:,} columns whose list items make"
+        limits.TABLE_CELLS.check(values, subject)
+    limits.TABLE_CELLS.check(cells, f"{name!r} decodes to {rows:,} rows × {columns:,} columns =")
+
+
+def _check_parquet(source: Any, name: str) -> None:
+    """Check a Parquet file from its metadata alone, before a byte of it is decoded.
+
+    Row counts and per-column value counts are in the footer, so a small file that would decode to
+    30 million rows, or a nested column no role fits, is refused without decoding it.
+    """
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(source) as pf:
+        schema, meta = pf.schema_arrow, pf.metadata
+        for column in schema:
+            what = _nested(column.type)
+            if what is not None:
+                shown = str(column.type)  # a struct of many fields would fill the line
+                shown = shown if len(shown) <= 60 else shown[:59] + "…"
+                raise DataError(
+                    f"{name!r}: column {column.name!r} is {what} ({shown}), a nested type "
+                    f"no model can use; supported column types are {SUPPORTED_TYPES}. Flatten it "
+                    "into plain columns or drop it."
+                )
+        values = sum(
+            meta.row_group(g).column(c).num_values
+            for g in range(meta.num_row_groups)
+            for c in range(meta.num_columns)
+        )
+        _check_cells(name, meta.num_rows, len(schema), values)
 
 
 def _format_of(name: str) -> str:
@@ -125,6 +193,7 @@ def read_table(
     src = io.BytesIO(data) if data is not None else handle
     try:
         if fmt == "parquet":
+            _check_parquet(io.BytesIO(data) if data is not None else handle, name)
             df = pd.read_parquet(src)
         else:
             df = pd.read_csv(
@@ -144,16 +213,18 @@ def read_table(
     except pd.errors.EmptyDataError:
         raise DataError(f"{name!r} holds no table: no header and no rows.") from None
     except pd.errors.ParserError as exc:
-        raise DataError(
-            f"{name!r} is not a well-formed {fmt.upper()} file: {exc}".strip()
-        ) from None
+        raise wrap(DataError, f"{name!r} is not a well-formed {fmt.upper()} file", exc) from exc
+    except DataError:
+        raise
     except Exception as exc:  # pyarrow and the CSV reader raise many types for a damaged file
         kind = "Parquet" if fmt == "parquet" else fmt.upper()
-        raise DataError(f"{name!r} cannot be read as {kind}: {exc}") from None
+        raise wrap(DataError, f"{name!r} cannot be read as {kind}", exc) from exc
     if len(df.columns) == 0:
         raise DataError(f"{name!r} has no columns.")
     if len(df) == 0:
         raise DataError(f"{name!r} is empty: it has the columns {list(map(str, df.columns))} but no rows.")  # fmt: skip
+    if fmt != "parquet":  # a Parquet file's cells were counted from its metadata
+        _check_cells(name, len(df), len(df.columns))
     renamed = _safe_names(df)
     df = df.rename(columns=renamed) if renamed else df
     df.columns = [str(c) for c in df.columns]
@@ -215,6 +286,11 @@ def _target(df: pd.DataFrame, spec: FeatureSpec) -> pd.Series:
                 f"the target column {t!r} gives only one class ({int(labels[0])}){how}; a binary "
                 "task needs both 0 and 1."
             )
+    if spec.task == "regression" and np.all(values == values[0]):
+        raise DataError(
+            f"the target column {t!r} holds {_row(s, np.ones(len(s), dtype=bool))[1]!r} in every row: a "
+            "constant target leaves a regression nothing to learn. Choose another target column."
+        )
     return y.astype("float64")
 
 
@@ -295,6 +371,11 @@ def prepare_table(
     for col in spec.multi_hot:
         d = delimiters.get(col)
         out[col] = pd.Series([split_items(v, d) for v in df[col]], dtype=object)
+        lengths = out[col].map(len).to_numpy()
+        longest = int(lengths.argmax())  # every row is padded to the longest bag: check it now
+        limits.BAG_LENGTH.check(
+            int(lengths[longest]), f"multi-hot column {col!r} has a cell (row {longest + 1}) of"
+        )
     for col in spec.continuous:
         out[col] = _continuous(col, df[col])
     if "timestamp" in df.columns and "timestamp" not in out:
@@ -358,8 +439,9 @@ def build_user_table(
         groups=fix(groups),
     )
     spec = schema.spec
-    table = prepare_table(df, spec, schema.delimiters)
     name = name or df.attrs.get("name") or "table"
+    limits.check_fields(spec, repr(name))  # before the columns are converted
+    table = prepare_table(df, spec, schema.delimiters)
     info: dict[str, Any] = {"name": name, "path": path, "columns": len(df.columns)}
     for key in ("format", "bytes"):
         if key in df.attrs:

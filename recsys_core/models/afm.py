@@ -34,6 +34,8 @@ class AFM(InteractionModel):
     Interactions via Attention Networks", IJCAI 2017 (arXiv:1708.04617).
     """
 
+    forms_pairs = True  # attention over every pair's element-wise product
+
     def __init__(
         self,
         tables: list[dict[str, Any]],

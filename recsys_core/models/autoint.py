@@ -35,6 +35,8 @@ class AutoInt(InteractionModel):
     before the final Dense unit. ``attention_maps(inputs)`` returns every layer's attention weights.
     """
 
+    forms_pairs = True  # field x field attention maps in every layer and head
+
     def __init__(
         self,
         tables: list[dict[str, Any]],

@@ -42,6 +42,11 @@ class InteractionModel(keras.Model):
     """
 
     uses_continuous_projection = True
+    # The model computes a term for each of the F(F-1)/2 field pairs (a pairwise product, weight or
+    # attention score), so its memory grows with the square of the field count: build_model checks
+    # the pair budget (recsys_core.limits.PAIRS) before constructing it (never __init__: a saved
+    # run must still load after an operator lowers the budget).
+    forms_pairs = False
 
     def __init__(
         self,

@@ -37,6 +37,8 @@ class DeepFEFM(InteractionModel):
     2020 (arXiv:2009.09931).
     """
 
+    forms_pairs = True  # a field-pair embedding matrix per pair
+
     def __init__(
         self,
         tables: list[dict[str, Any]],

@@ -40,6 +40,7 @@ class DLRM(InteractionModel):
     """
 
     uses_continuous_projection = False  # the bottom MLP maps the continuous block to a field
+    forms_pairs = True  # the dot interaction feeds every pair's product to the top MLP
 
     def __init__(
         self,

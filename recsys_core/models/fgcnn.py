@@ -38,6 +38,8 @@ class FGCNN(InteractionModel):
     Dense unit gives the score. Empty ``conv_filters`` (and the other three lists) skips generation.
     """
 
+    forms_pairs = True  # inner products of every pair of raw and generated fields
+
     def __init__(
         self,
         tables: list[dict[str, Any]],

@@ -34,6 +34,8 @@ class FiBiNET(InteractionModel):
     y = b + linear(x) + w^T MLP([flat(Bilinear_1(SENET(E))), flat(Bilinear_2(E))]).
     """
 
+    forms_pairs = True  # a bilinear vector per field pair, twice
+
     def __init__(
         self,
         tables: list[dict[str, Any]],

@@ -32,6 +32,8 @@ class FwFM(InteractionModel):
     Prediction in Display Advertising", WWW 2018 (arXiv:1806.03514).
     """
 
+    forms_pairs = True  # a learned weight per field pair
+
     def __init__(
         self,
         tables: list[dict[str, Any]],

@@ -40,6 +40,8 @@ class PNN(InteractionModel):
     ICDM 2016 (arXiv:1611.00144).
     """
 
+    forms_pairs = True  # an inner or outer product per field pair
+
     def __init__(
         self,
         tables: list[dict[str, Any]],

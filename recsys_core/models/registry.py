@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from recsys_core import limits
 from recsys_core.errors import RecsysCoreError
 from recsys_core.features.preprocessing import Preprocessor
 from recsys_core.models.base import InteractionModel
@@ -136,11 +137,25 @@ def build_model(
     hparams: dict[str, Any] | None = None,
     output_bias: float | None = None,
 ) -> InteractionModel:
-    """Instantiate and build model ``name`` for the fields ``preprocessor`` was fitted on."""
+    """Instantiate and build model ``name`` for the fields ``preprocessor`` was fitted on.
+
+    The pair and parameter budgets (:mod:`recsys_core.limits`) are checked before the model is
+    constructed, from the field count and the embedding tables, and the exact parameter count
+    again once it is built: the CLI, the dashboard and any script that builds through here get the
+    same refusal before training allocates an optimizer's state for it.
+    """
     params = resolve_hparams(name, hparams)
     if output_bias is None:
         output_bias = _initial_bias(preprocessor)
     cls = get_entry(name).cls
+    fields = len(preprocessor.spec.fields)
+    if cls.forms_pairs:
+        limits.check_pairs(name, fields)
+    rows, dim = embedding_rows(preprocessor), int(params.get("embedding_dim", EMBEDDING.default))
+    limits.PARAMS.check(
+        rows * dim, f"{name} on these fields would have at least",
+        f"embedding tables of {rows:,} rows × width {dim}",
+    )  # fmt: skip
     # Optional hook: a model that needs more than tables/continuous from the feature spec (e.g. FLEN's
     # field groups) defines classmethod ``from_preprocessor_kwargs(preprocessor) -> dict``.
     hook = getattr(cls, "from_preprocessor_kwargs", None)
@@ -154,7 +169,17 @@ def build_model(
         **{**extra, **params},
     )
     model.build()
+    limits.PARAMS.check(int(model.count_params()), f"{name} on these fields has")
     return model
+
+
+def embedding_rows(preprocessor: Preprocessor) -> int:
+    """Rows of the embedding tables every model of the zoo holds, each ``embedding_dim`` wide.
+
+    Their total times the width is a lower bound of a model's parameters known before it is built,
+    and on a table with large vocabularies it is most of them.
+    """
+    return sum(int(t["vocab_size"]) for t in preprocessor.tables())
 
 
 def _initial_bias(pre: Preprocessor) -> float:

@@ -30,8 +30,10 @@ import keras
 import pandas as pd
 
 from recsys_core import _backend  # noqa: F401
-from recsys_core.errors import RunStoreError
+from recsys_core.errors import RunStoreError, is_disk_full, storage_error
 from recsys_core.features.preprocessing import Preprocessor
+from recsys_core.runs.validate import check_model_archive, check_run_json
+from recsys_core.training.health import verdict_of_run
 from recsys_core.training.pipeline import RunConfig, TrainedRun
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -96,11 +98,15 @@ class SavedRun:
     @property
     def model(self) -> keras.Model:
         if self._model is None:
+            # Keras allocates every variable from the config before reading a weight: a config
+            # asking for billions of rows aborts the process, so look at the archive first.
+            check_model_archive(self.path / "model.keras", self.run_id)
             try:
                 self._model = keras.saving.load_model(self.path / "model.keras", safe_mode=True)
             except Exception as exc:  # Keras raises many types for a damaged archive
+                reason = _without_paths(str(exc), self.path)
                 raise RunStoreError(
-                    f"run {self.run_id!r}: model.keras cannot be loaded ({exc})."
+                    f"run {self.run_id!r}: model.keras cannot be loaded ({reason})."
                 ) from exc
         return self._model
 
@@ -116,9 +122,19 @@ class SavedRun:
         try:
             return pd.read_parquet(self.path / "holdout.parquet")
         except Exception as exc:
+            reason = _without_paths(str(exc), self.path)
             raise RunStoreError(
-                f"run {self.run_id!r}: holdout.parquet cannot be read ({exc})."
+                f"run {self.run_id!r}: holdout.parquet cannot be read ({reason})."
             ) from exc
+
+
+def _without_paths(text: str, run_path: Path) -> str:
+    """``text`` with the run's folder and the store's path taken out: messages reach web pages,
+    and visitors have no business knowing where the server keeps its files."""
+    for path in (run_path, run_path.parent):
+        for form in {str(path), str(path.resolve())}:
+            text = text.replace(form + os.sep, "").replace(form, "<run store>")
+    return text
 
 
 def _read_json(path: Path, run_id: str) -> dict[str, Any]:
@@ -126,7 +142,10 @@ def _read_json(path: Path, run_id: str) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunStoreError(f"run {run_id!r} is incomplete: {path.name} is missing.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:  # its text names the file's full path: the reason alone
+        reason = exc.strerror or type(exc).__name__
+        raise RunStoreError(f"run {run_id!r}: {path.name} cannot be read ({reason}).") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise RunStoreError(f"run {run_id!r}: {path.name} is corrupted ({exc}).") from exc
     if not isinstance(data, dict):
         raise RunStoreError(f"run {run_id!r}: {path.name} does not hold a JSON object.")
@@ -146,7 +165,7 @@ class RunStore:
         root = self.root.resolve()
         path = (root / run_id).resolve()
         if path.parent != root:
-            raise RunStoreError(f"run id {run_id!r} points outside the run store {root}.")
+            raise RunStoreError(f"run id {run_id!r} points outside the run store.")
         return path
 
     def new_id(self, model: str) -> str:
@@ -162,9 +181,12 @@ class RunStore:
             run_id = self.new_id(run.config.model)
             final = self.path_of(run_id)
         if final.exists():
-            raise RunStoreError(f"run {run_id!r} already exists in {self.root}.")
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=self.root))
+            raise RunStoreError(f"run {run_id!r} already exists in the run store.")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=self.root))
+        except OSError as exc:  # a full disk, a read-only store: one line, not a traceback
+            raise storage_error(exc, f"run {run_id!r}", self.root) from exc
         meta = {
             "run_id": run_id,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -181,6 +203,8 @@ class RunStore:
             "stopped_early": run.history.stopped_early,
             "compile_seconds": run.history.compile_seconds,
             "refit_epochs": run.history.refit_epochs,
+            # did it learn (training.health); runs saved without it read as "unknown"
+            "health": run.health.to_dict() if getattr(run, "health", None) else None,
             "config": run.config.to_dict(),
         }
         try:
@@ -207,28 +231,26 @@ class RunStore:
                         raise
                     if not generated:
                         raise RunStoreError(
-                            f"run {run_id!r} already exists in {self.root}."
+                            f"run {run_id!r} already exists in the run store."
                         ) from None
                     (tmp / WRITER).write_text(_writer_note(), encoding="utf-8")
                     run_id = self.new_id(run.config.model)
                     final = self.path_of(run_id)
             else:
-                raise RunStoreError(f"no free run id in {self.root} after 16 tries.")
-        except BaseException:
+                raise RunStoreError("no free run id in the run store after 16 tries.")
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError) or is_disk_full(exc):  # Keras may wrap the OSError
+                raise storage_error(exc, f"run {run_id!r}", self.root) from exc
             raise
         return SavedRun(run_id, final, meta, run.model, run.preprocessor)
 
     def open(self, run_id: str) -> SavedRun:
         path = self.path_of(run_id)
         if not path.is_dir():
-            raise RunStoreError(f"no run {run_id!r} in {self.root}.")
+            raise RunStoreError(f"no run {run_id!r} in the run store.")
         meta = _read_json(path / "run.json", run_id)
-        for name in ("model", "config", "test", "fields"):
-            if name not in meta:
-                raise RunStoreError(
-                    f"run {run_id!r}: run.json lacks {name!r}; the run is corrupted."
-                )
+        check_run_json(meta, run_id)  # fields and types (runs.validate.RUN_JSON)
         if not zipfile.is_zipfile(path / "model.keras"):
             raise RunStoreError(f"run {run_id!r}: model.keras is missing or not a Keras archive.")
         return SavedRun(run_id, path, meta)
@@ -258,6 +280,7 @@ class RunStore:
                     continue
                 try:
                     meta = _read_json(path / "run.json", path.name)
+                    check_run_json(meta, path.name)  # a wrong type is listed, not fatal
                 except RunStoreError as exc:
                     if path.is_dir():  # not deleted while we were listing
                         rows.append({"run_id": path.name, "error": str(exc)})
@@ -275,6 +298,7 @@ class RunStore:
                         "params": meta.get("params"),
                         "train_seconds": meta.get("train_seconds"),
                         "epochs": len(meta.get("history", [])),
+                        "health": verdict_of_run(meta).status,
                     }
                 )
         frame = pd.DataFrame(rows)
@@ -287,7 +311,7 @@ class RunStore:
     def delete(self, run_id: str) -> None:
         path = self.path_of(run_id)
         if not path.is_dir():
-            raise RunStoreError(f"no run {run_id!r} in {self.root}.")
+            raise RunStoreError(f"no run {run_id!r} in the run store.")
         # Rename first so the run vanishes from listings at once, then remove it.
         doomed = self.root / f".deleting-{run_id}-{secrets.token_hex(2)}"
         os.replace(path, doomed)

@@ -22,6 +22,7 @@ import numpy as np
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.errors import TrainingError
+from recsys_core.limits import SEED_MAX
 from recsys_core.models.pure import apply_in_chunks, model_params, score_fn
 from recsys_core.training import distribute
 from recsys_core.training.metrics import PRIMARY_METRIC, task_metrics
@@ -66,6 +67,11 @@ class TrainConfig:
             ),
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
             (self.patience >= 0, f"patience must be >= 0, got {self.patience}"),
+            # NumPy and Keras take unsigned 32-bit seeds; another value fails deep in training
+            (
+                0 <= self.seed <= SEED_MAX,
+                f"seed must be in 0..{SEED_MAX} (2^32-1), got {self.seed}",
+            ),
             (
                 self.schedule in ("constant", "cosine"),
                 f"schedule must be constant or cosine, got {self.schedule!r}",

@@ -11,14 +11,16 @@ import keras
 import numpy as np
 import pandas as pd
 
-from recsys_core import _backend  # noqa: F401
+from recsys_core import _backend, limits  # noqa: F401  (_backend: JAX before keras)
 from recsys_core.data.movielens import load_movielens_100k
 from recsys_core.data.splits import split_table
-from recsys_core.errors import DataError
+from recsys_core.errors import DataError, RecsysCoreError, wrap
 from recsys_core.features.preprocessing import Preprocessor
 from recsys_core.features.spec import FeatureSpec, movielens_spec
-from recsys_core.models.registry import build_model, resolve_hparams
+from recsys_core.models.registry import build_model, get_entry, resolve_hparams
 from recsys_core.training.engine import CancelFlag, EpochLog, History, TrainConfig, Trainer
+from recsys_core.training.health import Verdict, assess
+from recsys_core.training.metrics import task_metrics
 
 DATASETS = ("movielens-100k",)
 HOLDOUT_ROWS = 2000  # held-out rows kept with a run so analysis needs no data set at hand
@@ -45,6 +47,9 @@ class RunConfig:
     # recsys_core.data.user_table.UserTable.run_data
     data: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        limits.check_seed(self.split_seed, "split_seed")
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["train"] = self.train.to_dict()
@@ -69,6 +74,8 @@ class TrainedRun:
     train_seconds: float
     holdout: pd.DataFrame
     data_source: str
+    # did it learn? (recsys_core.training.health); None only for runs built by hand
+    health: Verdict | None = None
 
 
 def load_dataset(name: str) -> tuple[pd.DataFrame, FeatureSpec | None, str]:
@@ -78,20 +85,47 @@ def load_dataset(name: str) -> tuple[pd.DataFrame, FeatureSpec | None, str]:
     raise DataError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}.")
 
 
+def check_run(config: RunConfig, spec: FeatureSpec | None = None) -> None:
+    """Refuse a run that is over a budget of :mod:`recsys_core.limits`, before any work starts.
+
+    Without ``spec``: what the configuration alone shows (the epoch count). With it: the field
+    count, and the pair count of a model that forms every pair. ``train_run`` calls it; a job queue
+    can call it when a training is submitted, so the refusal comes before the wait in the queue.
+    Budgets that need the fitted vocabularies (bag lengths, parameters) follow in ``_prepared``.
+    """
+    limits.EPOCHS.check(config.train.epochs, "the training asks for")
+    if spec is None:
+        return
+    limits.check_fields(spec, f"the {config.data.get('name', config.dataset)!r} table")
+    if get_entry(config.model).cls.forms_pairs:
+        limits.check_pairs(config.model, len(spec.fields))
+
+
 def _prepared(
     config: RunConfig, spec: FeatureSpec, hparams: dict[str, Any], rows: pd.DataFrame
 ) -> tuple[Preprocessor, keras.Model]:
-    """A preprocessor fitted on ``rows`` and the model built on it from the run's seed."""
+    """A preprocessor fitted on ``rows`` and the model built on it from the run's seed.
+
+    Between the two, the budgets that need the fitted preprocessor: every row of a multi-hot field
+    is padded to its longest bag, and a constant regression target leaves nothing to learn.
+    """
     pre = Preprocessor(spec).fit(rows)
+    for col, size in pre.bag_sizes.items():
+        limits.BAG_LENGTH.check(size, f"multi-hot column {col!r} has a bag of")
+    low, high = pre.target_range or (None, None)
+    if spec.task == "regression" and low is not None and low == high:
+        raise DataError(
+            f"the target {spec.target!r} is {low:g} in every training row: a "
+            "constant target leaves a regression nothing to learn."
+        )
     keras.utils.set_random_seed(config.train.seed)
     try:
         return pre, build_model(config.model, pre, hparams)
     except ValueError as exc:  # e.g. a pairwise model on a table with a single field
-        if isinstance(exc, DataError):
+        if isinstance(exc, RecsysCoreError):
             raise
-        raise DataError(
-            f"{config.model} cannot be built on the fields {spec.fields}: {exc}"
-        ) from exc
+        on = f"the fields {spec.fields}" if len(spec.fields) <= 20 else f"{len(spec.fields)} fields"
+        raise wrap(DataError, f"{config.model} cannot be built on {on}", exc) from exc
 
 
 def train_run(
@@ -102,6 +136,7 @@ def train_run(
     cancel: CancelFlag | None = None,
 ) -> TrainedRun:
     """Train ``config.model`` on the configured data set (or on ``table`` with ``spec``)."""
+    check_run(config)
     hparams = resolve_hparams(config.model, config.hparams)
     if table is None and config.dataset == "table":
         from recsys_core.data.user_table import table_from_run_data
@@ -114,6 +149,7 @@ def train_run(
         source = config.data.get("name", config.dataset)
     if spec is None:
         spec = movielens_spec(config.features, task=config.task)
+    check_run(config, spec)
     train_df, test_df = split_table(table, config.test_fraction, config.split_seed, config.split)
     fit_df, val_df = (
         split_table(train_df, config.validation_fraction, config.split_seed + 1, config.split)
@@ -123,11 +159,13 @@ def train_run(
     pre, model = _prepared(config, spec, hparams, fit_df)
     trainer = Trainer(model, spec.task, config.train)
     start = time.perf_counter()
+    y_fit = y_train = pre.target(fit_df)
+    y_val = pre.target(val_df) if val_df is not None else None
     history = trainer.fit(
         pre.transform(fit_df),
-        pre.target(fit_df),
+        y_fit,
         pre.transform(val_df) if val_df is not None else None,
-        pre.target(val_df) if val_df is not None else None,
+        y_val,
         on_epoch=on_epoch,
         cancel=cancel,
     )
@@ -138,9 +176,10 @@ def train_run(
         trainer = Trainer(
             model, spec.task, replace(config.train, epochs=history.best_epoch, patience=0)
         )
+        y_train = pre.target(train_df)
         trainer.fit(
             pre.transform(train_df),
-            pre.target(train_df),
+            y_train,
             on_epoch=None
             if on_epoch is None
             else lambda log: on_epoch(replace(log, phase="refit")),
@@ -149,7 +188,12 @@ def train_run(
         )
         history.refit_epochs = history.best_epoch
     seconds = time.perf_counter() - start
-    test_metrics = trainer.evaluate(pre.transform(test_df), pre.target(test_df))
+    y_test = pre.target(test_df)
+    predictions = trainer.predict(pre.transform(test_df))
+    test_metrics = task_metrics(spec.task, y_test, predictions)
+    # A model that learned nothing is still saved, but marked: its maps would show noise.
+    health = assess(spec.task, history.epochs, history.best_epoch, y_fit, y_val, y_train, y_test,
+                    test_metrics, predictions)  # fmt: skip
     sample = np.random.default_rng(config.split_seed).permutation(len(test_df))[:HOLDOUT_ROWS]
     return TrainedRun(
         config=RunConfig.from_dict({**config.to_dict(), "hparams": hparams}),
@@ -161,4 +205,5 @@ def train_run(
         train_seconds=seconds,
         holdout=test_df.iloc[np.sort(sample)].reset_index(drop=True),
         data_source=source,
+        health=health,
     )

@@ -9,6 +9,8 @@ import plotly.graph_objects as go
 
 from recsys_core.analysis.matrix import GROUP_RANK
 from recsys_core.analysis.native.base import FieldScores
+from recsys_core.viz.heatmap import health_lines, tick_labels
+from recsys_core.viz.text import plot_text
 
 GROUP_COLOURS = {
     "user": "#1f77b4",
@@ -43,7 +45,8 @@ def bars_figure(scores: FieldScores, height: int | None = None, sort: bool = Fal
         key = np.where(np.isnan(values), -np.inf, np.abs(values))
         order = sorted(order, key=lambda i: (-key[i], i))
     category = [names[i] for i in order]
-    subtitle = wrapped(scores.description)
+    described = [plot_text(line) for line in wrapped(scores.description)]
+    subtitle = health_lines(scores) + described  # a run that did not learn: first
     fig = go.Figure()
     for group in sorted(set(groups), key=lambda g: (GROUP_RANK.get(g, 3), g)):
         members = [i for i in order if groups[i] == group]
@@ -52,15 +55,18 @@ def bars_figure(scores: FieldScores, height: int | None = None, sort: bool = Fal
                 x=values[members],
                 y=[names[i] for i in members],
                 orientation="h",
-                name=group,
+                name=plot_text(group),
                 marker={"color": group_colour(group)},
-                customdata=[group] * len(members),
-                hovertemplate="<b>%{y}</b><br>value %{x:.4g}<br>group %{customdata}<extra></extra>",
+                customdata=[plot_text(group)] * len(members),
+                text=[plot_text(names[i]) for i in members],  # Plotly reads tags: names escaped
+                textposition="none",  # the names are for the hover text only
+                hovertemplate="<b>%{text}</b><br>value %{x:.4g}<br>group %{customdata}"
+                "<extra></extra>",
             )
         )
     fig.update_layout(
         title={
-            "text": scores.title,
+            "text": plot_text(scores.title),
             "subtitle": {"text": "<br>".join(subtitle)},
             "x": 0.0,
             "xanchor": "left",
@@ -79,6 +85,7 @@ def bars_figure(scores: FieldScores, height: int | None = None, sort: bool = Fal
         autorange="reversed",
         automargin=True,
         tickfont={"size": 12},
+        **tick_labels(category),
     )
     fig.update_xaxes(
         title={"text": "signed score" if scores.signed else "score"},

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from recsys_core.analysis.native.cross import CrossSpectrum, FullCrossMatrix
 from recsys_core.viz.heatmap import SEQUENTIAL
+from recsys_core.viz.text import plot_text
 
 
 def full_cross_figure(full: FullCrossMatrix, height: int | None = None) -> go.Figure:
@@ -29,7 +30,7 @@ def full_cross_figure(full: FullCrossMatrix, height: int | None = None) -> go.Fi
     ticks = {
         "tickmode": "array",
         "tickvals": [float(c) for c in full.centres],
-        "ticktext": list(full.fields),
+        "ticktext": [plot_text(f) for f in full.fields],  # field names: Plotly reads tags
         "showgrid": False,
         "automargin": True,
         "range": [-0.5, d - 0.5],
@@ -37,7 +38,7 @@ def full_cross_figure(full: FullCrossMatrix, height: int | None = None) -> go.Fi
     fig.update_xaxes(**ticks, tickangle=-40)
     fig.update_yaxes(**{**ticks, "range": [d - 0.5, -0.5]})  # row 0 on top
     fig.update_layout(
-        title={"text": full.title, "x": 0.0, "xanchor": "left"},
+        title={"text": plot_text(full.title), "x": 0.0, "xanchor": "left"},
         height=height or 720,
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
         template="plotly_white",

@@ -14,9 +14,13 @@ from recsys_core.viz.heatmap import (
     DIVERGING,
     HOVER,
     SEQUENTIAL,
+    cell_names,
     cell_notes,
+    health_lines,
     outline_group_blocks,
+    tick_labels,
 )
+from recsys_core.viz.text import plot_text
 
 COLORAXIS = "coloraxis"
 
@@ -65,7 +69,7 @@ def facet_figure(
     fig = make_subplots(
         rows=rows,
         cols=cols,
-        subplot_titles=titles,
+        subplot_titles=[plot_text(t) for t in titles],
         shared_xaxes=same_fields,
         shared_yaxes=same_fields,
         horizontal_spacing=0.02 if same_fields else 0.12 / cols,
@@ -73,6 +77,12 @@ def facet_figure(
     )
     cmin, cmax = shared_range(matrices)
     signed = any(m.signed for m in matrices)
+    warning = health_lines(*matrices)  # maps of a run that did not learn say so
+    heading = (
+        {"text": plot_text(title or ""), "x": 0.0, "xanchor": "left"} if title or warning else None
+    )
+    if heading is not None and warning:
+        heading["subtitle"] = {"text": "<br>".join(warning)}
     for k, matrix in enumerate(matrices):
         row, col = k // cols + 1, k % cols + 1
         names = list(matrix.fields)
@@ -84,6 +94,7 @@ def facet_figure(
                 coloraxis=COLORAXIS,
                 hovertemplate=HOVER,
                 customdata=cell_notes(matrix),
+                text=cell_names(matrix),
                 hoverongaps=False,
                 xgap=1,
                 ygap=1,
@@ -94,6 +105,10 @@ def facet_figure(
         )
         if outline_groups:
             outline_group_blocks(fig, matrix, row=row, col=col)
+        ticks = tick_labels(names)  # names that hold <, > or & show as text
+        if ticks:
+            fig.update_xaxes(**ticks, row=row, col=col)
+            fig.update_yaxes(**ticks, row=row, col=col)
     fig.update_layout(
         coloraxis={
             "colorscale": DIVERGING if signed else SEQUENTIAL,
@@ -101,9 +116,9 @@ def facet_figure(
             "cmax": cmax,
             "colorbar": {"title": {"text": colorbar_title, "side": "right"}},
         },
-        title={"text": title, "x": 0.0, "xanchor": "left"} if title else None,
-        height=height,
-        margin={"l": 10, "r": 10, "t": 70 if title else 40, "b": 10},
+        title=heading,
+        height=height + 16 * len(warning),
+        margin={"l": 10, "r": 10, "t": (70 if title else 40) + 16 * len(warning), "b": 10},
         template="plotly_white",
         plot_bgcolor="#eeeeee",
     )

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import html
+import textwrap
+from typing import Any
+
 import numpy as np
 import plotly.graph_objects as go
 
 from recsys_core.analysis.matrix import InteractionMatrix
+from recsys_core.training.health import warning_of
+from recsys_core.viz.text import plot_text
 
 SEQUENTIAL = "Blues"
 DIVERGING = "RdBu_r"
+WARNING_COLOUR = "#b00020"
+
+
+def health_lines(*results: Any, width: int = 100) -> list[str]:
+    """The warning of a run that did not learn (``training.health.mark``), as red subtitle lines
+    for a figure of any of ``results`` — a map of such a model shows noise, and must say so
+    wherever it is drawn or exported. Empty when none of them carries a warning."""
+    text = next((w for w in map(warning_of, results) if w), None)
+    if text is None:
+        return []
+    return [
+        f"<span style='color:{WARNING_COLOUR}'>{html.escape(line)}</span>"
+        for line in textwrap.wrap("⚠ " + text, width)
+    ]
 
 
 def group_blocks(matrix: InteractionMatrix) -> list[tuple[int, int, str]]:
@@ -23,7 +43,22 @@ def group_blocks(matrix: InteractionMatrix) -> list[tuple[int, int, str]]:
     return blocks
 
 
-HOVER = "row <b>%{y}</b><br>column <b>%{x}</b><br>value %{z:.4g}<br>%{customdata}<extra></extra>"
+# The names come from ``text`` (``cell_names``), escaped: Plotly reads tags in hover text, and a
+# field named "<a href=...>" would otherwise be a link there.
+HOVER = "%{text}<br>value %{z:.4g}<br>%{customdata}<extra></extra>"
+
+
+def cell_names(matrix: InteractionMatrix) -> list[list[str]]:
+    """Hover text per cell naming its row and column field, escaped for Plotly (``plot_text``)."""
+    names = [plot_text(f) for f in matrix.fields]
+    return [[f"row <b>{a}</b><br>column <b>{b}</b>" for b in names] for a in names]
+
+
+def tick_labels(names: list[str]) -> dict[str, Any]:
+    """Axis settings that show category ``names`` as text (escaped tick labels, the categories
+    themselves unchanged so clicks still return the field); empty when no name needs it."""
+    shown = [plot_text(n) for n in names]
+    return {} if shown == names else {"tickmode": "array", "tickvals": names, "ticktext": shown}
 
 
 def cell_notes(matrix: InteractionMatrix) -> list[list[str]]:
@@ -32,7 +67,7 @@ def cell_notes(matrix: InteractionMatrix) -> list[list[str]]:
     same = matrix.within_group()
     return [
         [
-            f"within group '{matrix.group_of(a)}': redundancy rather than interaction"
+            f"within group '{plot_text(matrix.group_of(a))}': redundancy rather than interaction"
             if same[i, j]
             else "across groups"
             for j, _ in enumerate(names)
@@ -79,6 +114,7 @@ def heatmap_figure(
     n = len(names)
     finite = z[np.isfinite(z)]
     note = cell_notes(matrix)
+    label = cell_names(matrix)
     heat = go.Heatmap(
         z=z,
         x=names,
@@ -91,6 +127,7 @@ def heatmap_figure(
         zmax=zmax,
         hovertemplate=HOVER,
         customdata=note,
+        text=label,
         hoverongaps=False,
         colorbar={"title": {"text": "strength", "side": "right"}},
         xgap=1,
@@ -111,22 +148,31 @@ def heatmap_figure(
                     [z[i, j], note[i][j]]
                     for i, j in zip(ii.ravel()[keep], jj.ravel()[keep], strict=True)
                 ],
-                hovertemplate="row <b>%{y}</b><br>column <b>%{x}</b><br>value "
-                "%{customdata[0]:.4g}<br>%{customdata[1]}<extra>click for the pair</extra>",
+                text=[label[i][j] for i, j in zip(ii.ravel()[keep], jj.ravel()[keep], strict=True)],
+                hovertemplate="%{text}<br>value %{customdata[0]:.4g}<br>%{customdata[1]}"
+                "<extra>click for the pair</extra>",
                 showlegend=False,
                 name="cells",
             )
         )
     if outline_groups:
         outline_group_blocks(fig, matrix)
+    warning = health_lines(matrix)
     fig.update_layout(
-        title={"text": matrix.title, "x": 0.0, "xanchor": "left"},
-        height=height or max(420, 140 + 34 * n),
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        title={
+            "text": plot_text(matrix.title),
+            "x": 0.0,
+            "xanchor": "left",
+            **({"subtitle": {"text": "<br>".join(warning)}} if warning else {}),
+        },
+        height=(height or max(420, 140 + 34 * n)) + 16 * len(warning),
+        margin={"l": 10, "r": 10, "t": 60 + 16 * len(warning), "b": 10},
         template="plotly_white",
         plot_bgcolor="#eeeeee",
     )
     font = {"size": 12 if n <= 15 else 10}  # 20+ fields stay readable
-    fig.update_xaxes(tickangle=-40, side="bottom", automargin=True, showgrid=False, tickfont=font)
-    fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False, tickfont=font)
+    ticks = tick_labels(names)
+    fig.update_xaxes(tickangle=-40, side="bottom", automargin=True, showgrid=False, tickfont=font,
+                     **ticks)  # fmt: skip
+    fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False, tickfont=font, **ticks)
     return fig

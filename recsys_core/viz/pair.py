@@ -7,13 +7,15 @@ import plotly.graph_objects as go
 
 from recsys_core.analysis.pair_detail import PairDetail
 from recsys_core.viz.heatmap import DIVERGING
+from recsys_core.viz.text import plot_text
 
 
 def pair_combos_figure(detail: PairDetail, k: int = 10, units: str = "score") -> go.Figure:
     """Horizontal bars: the ``k`` value combinations that push the score down most and up most."""
     a, b = detail.fields
     top = detail.strongest(k)
-    labels = [f"{va} × {vb}" for va, vb in zip(top[a], top[b], strict=True)]
+    # cell values of the user's table: Plotly would read tags in them
+    labels = [plot_text(f"{va} × {vb}") for va, vb in zip(top[a], top[b], strict=True)]
     fig = go.Figure(
         go.Bar(
             x=top["mean"],
@@ -26,7 +28,7 @@ def pair_combos_figure(detail: PairDetail, k: int = 10, units: str = "score") ->
         )
     )
     fig.update_layout(
-        title={"text": f"{a} × {b}: strongest value combinations", "x": 0.0},
+        title={"text": plot_text(f"{a} × {b}: strongest value combinations"), "x": 0.0},
         xaxis_title=f"mean interaction contribution ({units})",
         height=max(320, 120 + 24 * len(labels)),
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
@@ -43,7 +45,7 @@ def pair_distribution_figure(detail: PairDetail, units: str = "score") -> go.Fig
     fig.add_vline(x=0.0, line_dash="dot", line_color="#555555")
     fig.update_layout(
         title={
-            "text": f"{a} × {b}: contribution per held-out row ({detail.n_rows:,} rows)",
+            "text": plot_text(f"{a} × {b}: contribution per held-out row ({detail.n_rows:,} rows)"),
             "x": 0.0,
         },
         xaxis_title=f"interaction contribution ({units})",

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from recsys_core.analysis.views import available_methods, interaction_matrix, run_native_views
 from recsys_core.errors import RecsysCoreError
 from recsys_core.runs.store import SavedRun
+from recsys_core.training.health import health_line, verdict_of_run
 from recsys_core.viz.curves import training_curves_figure
 from recsys_core.viz.views import view_figure
 
@@ -76,12 +77,18 @@ def run_report(run: SavedRun, order: str = "group", max_maps: int = 24) -> str:
     """The report of ``run`` as one self-contained HTML document (at most ``max_maps`` maps)."""
     meta = run.meta
     config = meta.get("config", {})
+    verdict = verdict_of_run(meta)
     parts = [
         f"<h1>Run {html.escape(run.run_id)}: {html.escape(str(meta.get('model')))} "
         f"({html.escape(str(meta.get('task')))})</h1>",
         f"<p class='note'>Dataset {html.escape(str(meta.get('dataset')))} · "
         f"{html.escape(str(meta.get('data_source', '')))} · created "
         f"{html.escape(str(meta.get('created', '')))}</p>",
+        # did it learn? first, so nobody reads the maps of a model that did not (training.health)
+        f"<p class='{'err' if verdict.warns else 'note'}'><b>Health</b> — "
+        f"{html.escape(health_line(verdict))}"
+        + (" — its maps show noise, not learned interactions." if verdict.warns else "")
+        + "</p>",
         "<h2>Test metrics</h2>",
         _table(
             {

@@ -116,11 +116,14 @@ def train_runs(root: Path, epochs: int, precompute: bool) -> list[str]:
 
 
 def start_server(port: int, runs: Path, log, warm_up: bool) -> subprocess.Popen:
-    env = {**os.environ, "RECSYS_CORE_RUNS": str(runs)}
+    """``recsys-core serve`` (the dashboard and its worker, which computes the first maps the
+    warm-up asks for) on 127.0.0.1:``port`` over the store ``runs``."""
+    env = {k: v for k, v in os.environ.items() if k != "RECSYS_CORE_QUEUE"}
+    env["RECSYS_CORE_RUNS"] = str(runs)
     if not warm_up:
         env["RECSYS_CORE_WARM_UP"] = "0"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
-           "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
+    cmd = [sys.executable, "-m", "recsys_core.cli", "serve", "--port", str(port), "--",
+           "--server.headless=true", "--server.address=127.0.0.1",
            "--browser.gatherUsageStats=false"]  # fmt: skip
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 

@@ -26,7 +26,7 @@ if not broken.empty:  # each with its reason, in a table (text, never Markdown)
     named = ", ".join(md_text(r) for r in broken["run_id"][:3]) + (", …" if len(broken) > 3 else "")
     with st.expander(f"{len(broken)} run(s) cannot be opened: {named}", icon=":material/error:"):
         st.dataframe(broken, hide_index=True, width="stretch")
-active = [j for j in dashboard.job_manager().jobs() if j.active]
+active = [j for j in dashboard.job_manager().jobs() if j.active and j.kind in ("train", "check")]
 if active:
     st.caption(f"{len(active)} job(s) running or queued: follow them on **Train** or **Trust**.")
 if not runs.empty or not broken.empty:

@@ -197,8 +197,8 @@ def open_run(run_id: str) -> SavedRun:
 # of small XLA compilations, each too quick for the persistent compilation cache) before the saved
 # weights replace them. That was most of the first switch to a run's page (Interactions 6.5-7.3 s
 # against 0.2-0.4 s for later visits; benchmarks/bench_page_switch.py). So the first listing of a
-# store starts one background thread that loads the runs the pages show by default (and computes the
-# first maps of the newest runs where no earlier server saved them, see ``precompute``); a page that
+# store starts one background thread that loads the runs the pages show by default (and queues a
+# worker job for the first maps of the newest runs where none are saved, see ``precompute``); a page that
 # comes sooner waits for that load (``_saved``) rather than repeating it.
 # ``$RECSYS_CORE_WARM_UP=0`` turns it off.
 WARM_UP_RUNS = 4  # the newest two runs (Interactions, Compare), newest attention and cross runs
@@ -241,8 +241,8 @@ def _warm_up(frame: pd.DataFrame) -> None:
             if str(store().root.resolve()) != root:
                 return  # the dashboard was pointed at another store meanwhile
             try:
-                if run_id in mapped:  # read back if saved, else computed once and saved
-                    precompute(run_id)
+                if run_id in mapped and not first_maps_saved(run_id):
+                    job_manager().submit_maps(run_id)  # computed by a worker, not in the server
                 open_run(run_id)
             except Exception as exc:  # the page that opens the run reports it
                 log.debug("warm-up: run %s not loaded (%s)", run_id, exc)
@@ -324,6 +324,15 @@ def run_menu(run_id: str) -> AnalysisMenu:
 def run_methods(run_id: str) -> dict[str, str]:
     """The analysis methods the run's model supports, with their titles, native first."""
     return dict(run_menu(run_id).methods)
+
+
+def first_maps_saved(run_id: str) -> bool:
+    """Whether the maps :func:`precompute` makes are saved beside the run (its menu and TII)."""
+    path = store().path_of(run_id)
+    return (
+        saved.load(path, {"what": "menu"}) is not None
+        and saved.load(path, saved.result_key("tii")) is not None
+    )
 
 
 def precompute(run_id: str) -> None:

@@ -288,3 +288,19 @@ def test_a_restarted_worker_fails_the_jobs_its_dead_predecessor_left_running(own
         out = _wait_until(lambda: (j := queue.get(job.job_id)).state != "running" and j, 60)
     assert out.state == "failed"
     assert out.error == "the worker that ran it is gone after 2 epochs; the job did not finish."
+
+
+def test_a_worker_computes_a_saved_runs_first_maps_once(worker, saved, tmp_path):
+    from recsys_core.analysis import saved as saved_maps
+
+    shutil.copytree(saved.path, tmp_path / saved.run_id)
+    shutil.rmtree(tmp_path / saved.run_id / saved_maps.FOLDER, ignore_errors=True)
+    queue = JobQueue(tmp_path)
+    job = queue.submit_maps(saved.run_id)
+    assert queue.submit_maps(saved.run_id) is None  # one at a time per run
+    done = queue.wait(job.job_id, timeout=300)
+    assert done.state == "done" and done.maps == "saved", done.error
+    path = tmp_path / saved.run_id
+    assert saved_maps.load(path, {"what": "menu"}) is not None
+    assert saved_maps.load_result(path, saved_maps.result_key("tii")) is not None
+    assert queue.jobs(kind="train") == []  # not listed with the trainings

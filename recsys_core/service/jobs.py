@@ -49,7 +49,9 @@ class Job:
     """One queued piece of work and everything known about it, as stored in its record."""
 
     job_id: str
-    kind: str = "train"  # "train": a run saved to the store; "check": a planted-interaction check
+    # "train": a run saved to the store; "check": a planted-interaction check; "maps": a saved
+    # run's first maps (call = {"run_id": ...})
+    kind: str = "train"
     state: str = "queued"
     owner: str = ""  # the browser session that submitted it
     user: str | None = None  # the signed-in e-mail, when there is one
@@ -192,6 +194,18 @@ class JobQueue:
         """Queue a planted-interaction check, ``analysis.validation.planted_check(**call)``."""
         return self._enqueue([self._new("check", owner, access, label=label, call=call)], access)[0]
 
+    def submit_maps(self, run_id: str) -> Job | None:
+        """Queue the computation of a saved run's first maps (``dashboard.precompute``) for a
+        worker, unless one is already waiting or running for it (then None). It trains nothing
+        and writes only beside the run, as any visit of its pages may: no training rights needed."""
+        if any(
+            j.kind == "maps" and j.active and (j.call or {}).get("run_id") == run_id
+            for j in self.jobs(kind="maps")
+        ):
+            return None
+        job = self._new("maps", "", None, label=f"first maps of {run_id}", call={"run_id": run_id})
+        return self._enqueue([job], None, require=None)[0]
+
     def _new(self, kind: str, owner: str, access: Access | None, **fields: Any) -> Job:
         who = access if access is not None else server_side()
         return Job(
@@ -204,9 +218,12 @@ class JobQueue:
             **fields,
         )
 
-    def _enqueue(self, jobs: list[Job], access: Access | None) -> list[Job]:
-        """Queue ``jobs`` all together or not at all (access, a full queue)."""
-        (access if access is not None else server_side()).require("train")
+    def _enqueue(
+        self, jobs: list[Job], access: Access | None, require: str | None = "train"
+    ) -> list[Job]:
+        """Queue ``jobs`` all together or not at all (access to ``require``, a full queue)."""
+        if require is not None:
+            (access if access is not None else server_side()).require(require)
         waiting = sum(j.state == "queued" for j in self.jobs(every_store=True))
         if waiting + len(jobs) > self.max_queued:
             raise RecsysCoreError(

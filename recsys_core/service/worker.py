@@ -106,7 +106,7 @@ def run_job(job_id: str, url: str) -> None:
     if records.get(jobs._cancel_key(job_id)) is not None:
         _finish(records, job, CANCELLED)
         return
-    refusal = _refusal(job)
+    refusal = _refusal(job) if job.kind != "maps" else None  # maps train nothing
     if refusal is not None:
         _finish(records, job, "failed", refusal)
         return
@@ -312,6 +312,8 @@ def _child_main(job_id: str, url: str, conn: Any) -> None:
             _train(job, progress)
         elif job.kind == "check":
             _check(job, progress)
+        elif job.kind == "maps":
+            _maps(job, progress)
         else:
             raise RecsysCoreError(f"unknown job kind {job.kind!r}.")
     except TrainingCancelled:
@@ -350,12 +352,13 @@ def _train(job: Any, progress: _Progress) -> None:
     _precompute(job, progress)
 
 
-def _precompute(job: Any, progress: _Progress) -> None:
-    """The run's first maps, saved beside it, before the worker takes the next job."""
+def _precompute(job: Any, progress: _Progress, asked: bool = False) -> None:
+    """The run's first maps, saved beside it, before the worker takes the next job (after a
+    training only when ``$RECSYS_CORE_WARM_UP`` is on; always when ``asked`` by a maps job)."""
     os.environ["RECSYS_CORE_RUNS"] = job.runs_dir  # this process serves this job's store only
     from recsys_core import dashboard
 
-    if not dashboard._warm_up_on():
+    if not (asked or dashboard._warm_up_on()):
         job.maps = ""
     else:
         try:
@@ -365,6 +368,16 @@ def _precompute(job: Any, progress: _Progress) -> None:
             log.warning("job %s: first maps of run %s: %s", job.job_id, job.run_id, exc)
             job.maps = "failed"
     progress.save()
+
+
+def _maps(job: Any, progress: _Progress) -> None:
+    """A saved run's first maps (a server's warm-up asks for them, for runs trained elsewhere)."""
+    job.run_id, job.maps = str((job.call or {}).get("run_id", "")), "computing"
+    progress.save()
+    _precompute(job, progress, asked=True)
+    failed = job.maps != "saved"
+    progress.finish("failed" if failed else "done", "the maps could not be computed (details in "
+                    "the worker's log); its pages compute them when opened" if failed else None)  # fmt: skip
 
 
 def _check(job: Any, progress: _Progress) -> None:

@@ -21,6 +21,7 @@ st.set_page_config(page_title="recsys-core · interaction explorer", page_icon="
 
 pages = [
     st.Page("../pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("../pages/run.py", title="Run", icon=":material/description:", url_path="run"),
     st.Page("../pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("../pages/interactions.py", title="Interactions", icon=":material/grid_on:"),
     st.Page("../pages/attention.py", title="Attention", icon=":material/visibility:"),

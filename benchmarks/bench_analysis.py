@@ -18,7 +18,13 @@ every-layer-and-head grid (``attention_grid``), and the TII map read back from t
 the dashboard saves it (``recsys_core.analysis.saved``). One first call (compilation included) is reported,
 then the median of ``--runs`` further calls. Prints the machine and the load average.
 
-    .venv/bin/python benchmarks/bench_analysis.py [--runs 3] [--epochs 1] [--rows 30000]
+Noise floors (``recsys_core.analysis.noise``, ``--floors``, on by default): the cost of the run's
+references once (the initial model rebuilt from the seed, the additive part, the four trainings on
+label-permuted held-out rows; cached per model afterwards), then, per view, what the floor adds to
+the view on the cached references (the same view computed for each reference), and the TII map
+with its floor read back from the run folder as the dashboard does.
+
+    .venv/bin/python benchmarks/bench_analysis.py [--runs 3] [--epochs 1] [--rows 30000] [--no-floors]
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from machine import describe_machine
 from recsys_core.analysis.native import native_views
 from recsys_core.analysis.native.attention import attention_grid
 from recsys_core.analysis.saved import load_result, result_key, save_result
-from recsys_core.analysis.views import interaction_matrix
+from recsys_core.analysis.views import interaction_matrix, run_references
 from recsys_core.data.planted import ctr_table
 from recsys_core.runs.store import RunStore, SavedRun
 from recsys_core.training.engine import TrainConfig
@@ -91,6 +97,21 @@ def analyses(run: SavedRun) -> list[tuple[str, Callable[[], object]]]:
     return out
 
 
+def floors(run: SavedRun) -> list[tuple[str, Callable[[], object]]]:
+    """The noise-floor steps: each view with its floor, on the references already cached."""
+    out: list[tuple[str, Callable[[], object]]] = [
+        (
+            f"native {v.name} + floor",
+            lambda v=v: interaction_matrix(run, "native", view=v.name, noise=True),
+        )
+        for v in native_views(run.model)
+        if v.kind != "weights-only"
+    ]
+    out.append(("tii + floor", lambda: interaction_matrix(run, "tii", noise=True)))
+    out.append(("archipelago row 0 + floor", lambda: interaction_matrix(run, "archipelago", row=0, noise=True)))  # fmt: skip
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="timed calls after the first")
@@ -99,6 +120,8 @@ def main() -> None:
     parser.add_argument("--max-vocab", type=int, default=1_000, help="26-field vocabulary cap")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")
     parser.add_argument("--tables", default="movielens,fields26", help="movielens and/or fields26")
+    parser.add_argument("--no-floors", dest="floors", action="store_false",
+                        help="skip the noise floors")  # fmt: skip
     args = parser.parse_args()
 
     print(describe_machine())
@@ -143,6 +166,18 @@ def main() -> None:
                 save_result(run.path, key, interaction_matrix(run, "tii"))
                 read_back = functools.partial(load_result, run.path, key)
                 steps = [*analyses(run), ("tii, saved map read back", read_back)]
+                if args.floors:
+                    t0 = time.perf_counter()
+                    refs = run_references(run)  # trained once, then cached on the model
+                    ref_s = time.perf_counter() - t0
+                    rows.append((model, table_name, n_fields, "floor references (once)", ref_s,
+                                 ref_s, [ref_s]))  # fmt: skip
+                    parts = ", ".join(f"{k} {v:.2f} s" for k, v in refs.timings.items())
+                    print(f"  floor references: {ref_s:.2f} s ({parts}); {refs.describe()}")
+                    key_floor = result_key("tii")  # what the dashboard saves: the map and floor
+                    save_result(run.path, key_floor, interaction_matrix(run, "tii", noise=True))
+                    steps += [*floors(run), ("tii + floor, saved map read back",
+                                             functools.partial(load_result, run.path, key_floor))]  # fmt: skip
                 for name, fn in steps:
                     first, median, times = timed(fn, args.runs)
                     rows.append((model, table_name, n_fields, name, first, median, times))

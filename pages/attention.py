@@ -31,6 +31,7 @@ except RecsysCoreError as exc:  # a named run that is gone or damaged: never sil
     st.stop()
 top = st.columns([3, 2, 2, 2])
 run_id = top[0].selectbox("Run", ids, index=ids.index(asked) if asked else 0)
+top[0].page_link("../pages/run.py", label="Its run page", icon=":material/description:", query_params={"id": run_id})  # fmt: skip
 one_row = top[1].radio("Rows", ["Average over held-out rows", "One held-out row"], index=1 if "row" in query else 0) != "Average over held-out rows"  # fmt: skip
 sym = top[2].toggle("Symmetrise, mask the diagonal", value=query.flag("sym"))
 relative = top[3].toggle(

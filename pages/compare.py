@@ -37,6 +37,8 @@ left, right = st.columns(2)
 run_a = left.selectbox("Run A", ids, index=ids.index(asked_a) if asked_a else 0)
 others = [r for r in ids if r != run_a]
 run_b = right.selectbox("Run B", others, index=others.index(asked_b) if asked_b in others else 0)
+for col, shown_run in ((left, run_a), (right, run_b)):  # each run's own page
+    col.page_link("../pages/run.py", label="Its run page", icon=":material/description:", query_params={"id": shown_run})  # fmt: skip
 try:
     methods = dashboard.common_methods(run_a, run_b)
 except RecsysCoreError as exc:

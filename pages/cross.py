@@ -57,6 +57,7 @@ except RecsysCoreError as exc:  # a named run that is gone or damaged: never sil
     st.stop()
 top = st.columns([3, 3, 2])
 run_id = top[0].selectbox("Run", ids, index=ids.index(asked) if asked else 0)
+top[0].page_link("../pages/run.py", label="Its run page", icon=":material/description:", query_params={"id": run_id})  # fmt: skip
 try:
     structure = dashboard.run_cross_structure(run_id)
 except RecsysCoreError as exc:

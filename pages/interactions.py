@@ -4,6 +4,7 @@ import streamlit as st
 
 from recsys_core import dashboard
 from recsys_core.analysis.matrix import InteractionMatrix
+from recsys_core.analysis.noise import noise_references, noise_summary
 from recsys_core.errors import RecsysCoreError
 from recsys_core.query import PageQuery
 from recsys_core.training.health import map_warning
@@ -29,6 +30,7 @@ except RecsysCoreError as exc:  # a named run that is gone or damaged: never sil
 
 left, mid, order_col = st.columns([3, 3, 2])
 run_id = left.selectbox("Run", ids, index=ids.index(asked) if asked else 0)
+left.page_link("../pages/run.py", label="Its run page", icon=":material/description:", query_params={"id": run_id})  # fmt: skip
 try:
     menu = dashboard.run_menu(run_id)
     last_row = max(dashboard.holdout_rows(run_id) - 1, 0)  # per-row views take rows 0..last_row
@@ -118,6 +120,15 @@ event = st.plotly_chart(
     selection_mode="points",
 )
 st.caption(f"**{md_text(result.kind)}** — {md_text(result.description)}")
+noise = result.extra.get("noise") if is_matrix else None
+if noise:  # the map's verdict against what models without learned interactions show
+    shout = st.success if noise["n_above"] and not health.warns else st.info
+    shout(f"**{md_text(noise_summary(result))}**", icon=":material/insights:")
+    with st.expander("How the noise floor is computed"):
+        st.markdown(md_text(noise["rule"]) + ".")
+        st.dataframe(noise_references(result), hide_index=True)
+elif is_matrix:
+    st.caption("Weights-only view: no noise floor (it reads no data).")
 if method == "archipelago":
     st.caption("Explained row and baseline row (the medoid of the held-out rows):")
     st.dataframe(
@@ -177,18 +188,19 @@ if is_matrix and len(shown.fields) > 1:
     except RecsysCoreError as exc:
         st.error(md_text(exc))
     else:
-        units = "logit" if info["task"] == "binary" else "rating"
         st.caption(
             f"How much {md_text(a)} and {md_text(b)} together move each held-out row's predicted "
-            f"{units}, beyond "
-            f"what each does alone (mixed difference against {detail.n_partners} rows drawn from "
-            "the data; model-agnostic). Its mean square is 4 × the pair's TII."
+            f"{md_text(detail.unit)}, beyond what each does alone (mean mixed difference against "
+            f"K = {detail.n_partners} rows drawn from the data; model-agnostic). Its mean square "
+            f"is the pair's TII × (1 + 3/K) = {detail.mean_square_factor:.3f} × TII."
         )
+        if detail.note:  # a high-cardinality pair: what is shown instead, or why nothing is
+            st.info(md_text(detail.note), icon=":material/info:")
         combos, spread = st.columns([3, 2])
-        combos.plotly_chart(pair_combos_figure(detail, units=units), key="pair_combos")
-        spread.plotly_chart(pair_distribution_figure(detail, units=units), key="pair_hist")
+        combos.plotly_chart(pair_combos_figure(detail), key="pair_combos")
+        spread.plotly_chart(pair_distribution_figure(detail), key="pair_hist")
         with st.expander("All value combinations"):
-            st.dataframe(detail.combos, hide_index=True, width="stretch")
+            st.dataframe(detail.shown, hide_index=True, width="stretch")
 
 st.query_params.from_dict(state)
 with st.expander("Values"):

@@ -231,6 +231,7 @@ def job_card(job, mine: bool) -> None:
                 st.caption(md_text(health_line(verdict)))
             st.page_link("../pages/interactions.py", label="Open its interactions", icon=":material/grid_on:",
                          query_params={"run": job.run_id})  # fmt: skip
+            st.page_link("../pages/run.py", label="Open its run page", icon=":material/description:", query_params={"id": job.run_id})  # fmt: skip
         elif job.state == "failed":
             st.error(md_text(job.error))
         elif job.state == "cancelled":

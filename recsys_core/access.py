@@ -23,8 +23,8 @@ proxy header when ``RECSYS_CORE_USER_HEADER`` is set, else there is none. Rules,
    the list fails closed rather than open);
 4. otherwise everyone may.
 
-Uploading and deleting follow training: a table is only uploaded to train on it, and the people
-trusted to fill the store are the ones trusted to tidy it.
+Uploading, deleting and annotating (a run's name, tags and note) follow training: a table is only
+uploaded to train on it, and the people trusted to fill the store are the ones trusted to tidy it.
 """
 
 from __future__ import annotations
@@ -92,13 +92,20 @@ class Access:
         return self.may_train
 
     @property
+    def may_annotate(self) -> bool:
+        """Naming, tagging and noting a run: whoever may tidy the store (as for delete)."""
+        return self.may_train
+
+    @property
     def needs_sign_in(self) -> bool:
         return self.mode != "viewer" and self.auth != "none" and self.user is None
 
     def require(self, action: str = "train") -> None:
-        """Raise :class:`AccessDenied` unless this session may ``action`` (train, upload, delete);
-        viewer mode is re-read from the environment, so a stale or forged ``Access`` cannot pass."""
-        allowed = {"train": self.may_train, "upload": self.may_upload, "delete": self.may_delete}
+        """Raise :class:`AccessDenied` unless this session may ``action`` (train, upload, delete,
+        annotate); viewer mode is re-read from the environment, so a stale or forged ``Access``
+        cannot pass."""
+        allowed = {"train": self.may_train, "upload": self.may_upload, "delete": self.may_delete,
+                   "annotate": self.may_annotate}  # fmt: skip
         if action not in allowed:
             raise ValueError(f"unknown action {action!r}")
         if mode() != "full":

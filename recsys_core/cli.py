@@ -67,14 +67,14 @@ def _user_table(args: argparse.Namespace):
     )
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def prepare_training(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``train``'s arguments as the RunConfig it trains and the user's table (None for
+    ``--dataset``), checked as far as possible before anything trains. The run page's
+    reproduce command (``service.run_page.reproduce_command``) is tested against this."""
     from recsys_core.limits import SEED_MAX
     from recsys_core.models.registry import resolve_hparams
-    from recsys_core.runs.store import RunStore
     from recsys_core.training.engine import TrainConfig
-    from recsys_core.training.health import health_line
-    from recsys_core.training.pipeline import RunConfig, check_run, train_run
-    from recsys_core.training.trials import summarize
+    from recsys_core.training.pipeline import RunConfig, check_run
 
     overrides: dict[str, Any] = {}
     for item in args.param or []:
@@ -83,14 +83,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         key, value = item.split("=", 1)
         overrides[key.strip()] = value
     hparams = resolve_hparams(args.model, overrides)
+    clipnorm = args.clipnorm.strip().lower()
+    try:
+        clip = None if clipnorm in ("none", "off", "0") else float(clipnorm)
+    except ValueError:
+        raise RecsysCoreError(f"--clipnorm expects a number or none, got {args.clipnorm!r}.") from None  # fmt: skip
     train = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        clipnorm=clip,
+        schedule=args.schedule,
         seed=args.seed,
         patience=args.patience,
         distribution=args.distribution,
     )
+    for flag, value in (("--test-fraction", args.test_fraction),
+                        ("--validation-fraction", args.validation_fraction)):  # fmt: skip
+        if not 0 <= value < 1:
+            raise RecsysCoreError(f"{flag} must be in [0, 1), got {value}.")
     config = RunConfig(
         model=args.model,
         dataset=args.dataset,
@@ -99,7 +111,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         hparams=hparams,
         train=train,
         split=args.split,
+        test_fraction=args.test_fraction,
         split_seed=args.split_seed,
+        validation_fraction=args.validation_fraction,
         refit=args.refit,
     )
     if args.trials < 1:
@@ -115,6 +129,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = dataclasses.replace(
             config, dataset="table", features="table", data=user.run_data()
         )
+    return config, user
+
+
+def config_of_command(command: str) -> Any:
+    """The RunConfig that ``recsys-core train …`` (a shell command line) would train, without
+    training: what the run page's reproduce command is checked against."""
+    import shlex
+
+    words = shlex.split(command)
+    if words[:2] != ["recsys-core", "train"]:
+        raise RecsysCoreError(f"not a `recsys-core train` command: {command[:60]!r}.")
+    return prepare_training(build_parser().parse_args(words[1:]))[0]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from recsys_core.runs.provenance import collect
+    from recsys_core.runs.store import RunStore
+    from recsys_core.training.health import health_line
+    from recsys_core.training.pipeline import check_run, train_run
+    from recsys_core.training.trials import summarize
+
+    config, user = prepare_training(args)
+    train = config.train
+    if user is not None:
         if args.schema_only or not (args.json or args.quiet):
             out = sys.stdout if args.schema_only else sys.stderr
             print(f"{user.describe()}\n{user.schema.to_text()}", file=out)
@@ -133,7 +171,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             run = train_run(cfg, table, spec, on_epoch=on_epoch)
         finally:
             bar.close()
-        saved = store.save(run)
+        saved = store.save(run, provenance=collect(via="command line"))  # the OS user
         runs.append(run)
         results.append(
             {
@@ -171,9 +209,63 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _annotate(args: argparse.Namespace) -> bool:
+    """Apply ``runs --name/--tag/--untag/--note``; False when none was given. Every value and run
+    is checked before the first is written, so a bad one changes nothing."""
+    from recsys_core.runs import annotations
+    from recsys_core.runs.provenance import os_user
+    from recsys_core.runs.store import RunStore
+
+    changes: dict[str, dict[str, Any]] = {}
+    for run, name in args.name or []:
+        changes.setdefault(run, {})["name"] = annotations.check_name(name)
+    for run, tag in args.tag or []:
+        changes.setdefault(run, {}).setdefault("add_tags", []).append(annotations.check_tag(tag))
+    for run, tag in args.untag or []:
+        changes.setdefault(run, {}).setdefault("remove_tags", []).append(tag)
+    for run, note in args.note or []:
+        changes.setdefault(run, {})["note"] = annotations.check_note(note)
+    if not changes:
+        return False
+    store = RunStore(args.runs_dir)
+    for run in changes:
+        store.open(run)  # an unknown or broken run: one line, before anything is written
+    for run, change in changes.items():
+        said = store.annotate(run, by=os_user(), **change)
+        tags = ", ".join(said.tags) or "none"
+        print(f"run {run}: name {said.name!r}, tags {tags}" + (", with a note" if said.note else ""))
+    return True
+
+
+def _show(args: argparse.Namespace) -> None:
+    """``runs --show RUN``: what the run page shows first, as text."""
+    from recsys_core.runs.store import RunStore
+    from recsys_core.service.run_page import summarize_run
+
+    summary = summarize_run(RunStore(args.runs_dir).open(args.show), full_paths=True)
+    said = summary.annotations
+    lines = [
+        f"run {summary.run_id}" + (f" — {said.name}" if said.name else ""),
+        f"  {summary.model_title} · {summary.task} · {summary.dataset} · created {summary.created}",
+        *([f"  {summary.trained_by}"] if summary.trained_by else []),
+        *([f"  tags: {', '.join(said.tags)}"] if said.tags else []),
+        *([f"  note: {line}" for line in said.note.splitlines()]),
+        "  test " + ", ".join(f"{k} {v:.4f}" for k, v in summary.metrics.items()),
+        f"  health: {summary.health}",
+        f"  reproduce: {summary.command}",
+        *([f"  ({summary.command_note})"] if summary.command_note else []),
+    ]
+    print("\n".join(lines))
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from recsys_core.runs.store import RunStore
 
+    if _annotate(args):
+        return 0
+    if args.show:
+        _show(args)
+        return 0
     frame = RunStore(args.runs_dir).list()
     if args.json:
         print(frame.to_json(orient="records"))
@@ -183,6 +275,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         # runs that cannot be opened are listed apart, each with its reason, never fatal
         errors = frame.get("error")
         good = frame if errors is None else frame[errors.isna()].drop(columns="error")
+        good = good.drop(columns=["note"], errors="ignore").replace("", None)  # notes: --show
         if not good.empty:
             print(good.dropna(axis=1, how="all").to_string(index=False))
         if errors is not None and errors.notna().any():
@@ -204,6 +297,7 @@ def cmd_interactions(args: argparse.Namespace) -> int:
         view=args.view,
         layer=args.layer,
         head=args.head,
+        noise=not args.no_noise_floor,  # the floor and verdict (analysis.noise)
     )
     if hasattr(matrix, "ordered"):  # per-field scores have no axes to order
         matrix = matrix.ordered(args.order)
@@ -225,7 +319,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = args.out or f"{args.run}.{'report.html' if args.format == 'report' else args.format}"
     path = export_run(
         run, args.format, out, method=args.method, view=args.view, layer=args.layer,
-        head=args.head, row=args.row, order=args.order,
+        head=args.head, row=args.row, order=args.order, noise=not args.no_noise_floor,
     )  # fmt: skip
     print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -262,9 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     from recsys_core.features.spec import TASKS
     from recsys_core.models.registry import MODELS
     from recsys_core.training.engine import TrainConfig
-    from recsys_core.training.pipeline import DATASETS
+    from recsys_core.training.pipeline import DATASETS, RunConfig
 
-    d = TrainConfig()
+    d, r = TrainConfig(), RunConfig()
     parser = argparse.ArgumentParser(prog="recsys-core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -289,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--learning-rate", type=float, default=d.learning_rate)
     p.add_argument("--seed", type=int, default=d.seed, help="initialisation and shuffling seed")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay")
+    p.add_argument("--clipnorm", default=str(d.clipnorm), metavar="X",
+                   help=f"gradient norm clipping, or none (default {d.clipnorm})")  # fmt: skip
+    p.add_argument("--schedule", default=d.schedule, choices=("cosine", "constant"),
+                   help="learning-rate schedule (cosine: decayed to 5 %% over the epochs)")  # fmt: skip
     p.add_argument("--distribution", default=None, choices=("data", "model"),
                    help="train over all local devices: data = batch split (keras DataParallel), "
                         "model = large embedding tables sharded (keras ModelParallel)")  # fmt: skip
@@ -301,7 +400,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the early-stopped model instead of training again on all training "
                         "rows for the chosen epoch count (half the time)")  # fmt: skip
     p.add_argument("--split", default="random", choices=SPLIT_METHODS)
-    p.add_argument("--split-seed", type=int, default=42)
+    p.add_argument("--split-seed", type=int, default=r.split_seed)
+    p.add_argument("--test-fraction", type=float, default=r.test_fraction, metavar="F",
+                   help=f"share of the rows held out for the test (default {r.test_fraction})")  # fmt: skip
+    p.add_argument("--validation-fraction", type=float, default=r.validation_fraction, metavar="F",
+                   help="share of the training rows for early stopping "
+                        f"(default {r.validation_fraction}; 0: none)")  # fmt: skip
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="model hyper-parameter")
     p.add_argument(
         "--runs-dir", default=None, help="run store (default $RECSYS_CORE_RUNS or ./runs)"
@@ -310,9 +414,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("runs", help="list saved runs")
+    p = sub.add_parser(
+        "runs", help="list saved runs; name, tag and annotate them; show one with its command"
+    )
     p.add_argument("--runs-dir", default=None)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--name", nargs=2, action="append", metavar=("RUN", "NAME"),
+                   help="name a run ('' clears its name)")  # fmt: skip
+    p.add_argument("--tag", nargs=2, action="append", metavar=("RUN", "TAG"),
+                   help="add a tag to a run (repeat for more)")  # fmt: skip
+    p.add_argument("--untag", nargs=2, action="append", metavar=("RUN", "TAG"),
+                   help="remove a tag from a run")  # fmt: skip
+    p.add_argument("--note", nargs=2, action="append", metavar=("RUN", "TEXT"),
+                   help="set a run's note ('' clears it)")  # fmt: skip
+    p.add_argument("--show", metavar="RUN",
+                   help="print one run: name, tags, note, who trained it, metrics, and the "
+                        "command that trains it again")  # fmt: skip
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("interactions", help="write a run's field x field interaction matrix")
@@ -334,6 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="axis order: as the model lists the fields, by group (user | movie | context), by strength")  # fmt: skip
     p.add_argument("--format", default="csv", choices=("csv", "json"))
     p.add_argument("--out", default=None, help="file to write (default: standard output)")
+    p.add_argument("--no-noise-floor", action="store_true",
+                   help="skip the noise floor and verdict (they train two small reference models "
+                   "on the held-out rows: seconds)")  # fmt: skip
     p.add_argument("--runs-dir", default=None)
     p.set_defaults(func=cmd_interactions)
 
@@ -354,6 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head", type=int, default=None)
     p.add_argument("--row", type=int, default=None)
     p.add_argument("--order", default="group", choices=("given", "group", "strength"))
+    p.add_argument("--no-noise-floor", action="store_true",
+                   help="skip the noise floor and verdict (they train two small reference models "
+                   "on the held-out rows: seconds)")  # fmt: skip
     p.add_argument("--runs-dir", default=None)
     p.set_defaults(func=cmd_export)
 

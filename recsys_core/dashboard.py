@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +35,7 @@ from recsys_core.analysis.native.cross import (
     expert_block_norms,
     full_cross_matrix,
 )
+from recsys_core.analysis.noise import has_floor, settle
 from recsys_core.analysis.pair_detail import PairDetail, pair_detail
 from recsys_core.analysis.views import (
     METHOD_TITLES,
@@ -45,10 +47,12 @@ from recsys_core.compile_cache import OFF
 from recsys_core.data.user_table import UserTable, build_user_table, read_table
 from recsys_core.errors import RecsysCoreError, RunStoreError
 from recsys_core.features.infer import InferredSchema, infer_schema, suggest_target
+from recsys_core.runs.annotations import Annotations
 from recsys_core.runs.store import RunStore, SavedRun
 from recsys_core.runs.validate import check_model_archive
 from recsys_core.service import probe
 from recsys_core.service.jobs import Job, JobQueue
+from recsys_core.service.run_page import RunSummary, summarize_run
 from recsys_core.training.health import Verdict, mark, verdict_of_run
 from recsys_core.training.pipeline import RunConfig
 
@@ -263,11 +267,13 @@ def _persisted(
     dashboard draws such a map without loading the model (``analysis.saved``)."""
     run = _saved(run_id, mtime, model=False)
     found = saved.load_as(run.path, key, decode)
+    if found is None and key.get("row") is None:  # a first map a worker may be computing now
+        found = _from_worker(run_id, lambda: saved.load_as(run.path, key, decode))
     if found is not None:  # maps saved before verdicts existed get their run's warning too
-        return mark(found, verdict_of_run(run.meta))
+        return settle(mark(found, verdict_of_run(run.meta)))
     result = compute(_saved(run_id, mtime))
     saved.save(run.path, key, encode(result))
-    return mark(result, verdict_of_run(run.meta))
+    return settle(mark(result, verdict_of_run(run.meta)))  # the noise verdict says it too
 
 
 @lru_cache(maxsize=128)
@@ -279,10 +285,21 @@ def _cached_matrix(
         run_id,
         mtime,
         saved.result_key(method, row, view, layer, head),
-        lambda run: interaction_matrix(run, method, row=row, view=view, layer=layer, head=head),
+        lambda run: interaction_matrix(
+            run, method, row=row, view=view, layer=layer, head=head, noise=True
+        ),
         lambda result: result.to_dict(),
-        view_result_from_dict,
+        _with_floor,
     )
+
+
+def _with_floor(payload: dict) -> ViewResult:
+    """A saved map as the pages draw it: with its noise floor (``analysis.noise``). One saved
+    without it (by a script) is refused, so the dashboard computes and saves it again."""
+    result = view_result_from_dict(payload)
+    if has_floor(result) and "noise" not in result.extra:
+        raise ValueError("saved without its noise floor")
+    return result
 
 
 def run_matrix(
@@ -324,6 +341,30 @@ def run_menu(run_id: str) -> AnalysisMenu:
 def run_methods(run_id: str) -> dict[str, str]:
     """The analysis methods the run's model supports, with their titles, native first."""
     return dict(run_menu(run_id).methods)
+
+
+WORKER_MAPS_WAIT_S = 60.0  # longer than a worker's first maps take; then the page computes
+
+
+def _from_worker(run_id: str, read: Callable[[], Any]) -> Any:
+    """What ``read`` finds once the worker's first-maps job for ``run_id`` (if one is queued or
+    running: the warm-up asked for it) has saved it, rather than computing the same map here at
+    the same time; None when there is no such job, or it ends or takes too long without it."""
+    if probe.contained:
+        return None  # this process is a worker's job: maybe that very job
+    queue = job_manager()
+    deadline = time.monotonic() + WORKER_MAPS_WAIT_S
+    while time.monotonic() < deadline:
+        pending = [
+            j for j in queue.jobs(kind="maps") if j.active and (j.call or {}).get("run_id") == run_id
+        ]
+        if not pending or (pending[0].state == "queued" and not queue.workers()):
+            return None
+        time.sleep(0.1)
+        found = read()
+        if found is not None:
+            return found
+    return None
 
 
 def first_maps_saved(run_id: str) -> bool:
@@ -626,3 +667,29 @@ def run_report_html(run_id: str) -> bytes:
     from recsys_core.viz.report import run_report
 
     return run_report(open_run(run_id)).encode("utf-8")
+
+
+# --- Run page and Home's run browser (recsys_core.service.run_page / run_browser) ---
+
+
+def run_catalogue() -> pd.DataFrame:
+    """Every run that can be opened, with its name, tags, link and model title, newest first (Home
+    and the run page list from it; the first listing of a store starts the warm-up)."""
+    from recsys_core.service.run_browser import catalogue
+
+    frame = catalogue(store())
+    _warm_up(frame)
+    return frame
+
+
+def run_summary(run_id: str) -> RunSummary:
+    """What the run page shows of ``run_id``: read from its files, without loading its model."""
+    return summarize_run(store().open(run_id))
+
+
+def annotate_run(run_id: str, access: Access | None = None, **changes: Any) -> Annotations:
+    """Change a run's name, tags or note (``runs.annotations.update``), if ``access`` may (viewer
+    mode and the trainers list decide, as for delete); recorded as changed by its user."""
+    _require(access, "annotate")
+    who = access.user if access is not None else None
+    return store().annotate(run_id, by=who, **changes)

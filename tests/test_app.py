@@ -60,8 +60,14 @@ def test_interactions_page_draws_the_analysis_numbers(store_at, saved, runs_dir,
     at = _page("interactions", run=saved.run_id)
     assert at.selectbox[0].value == saved.run_id
     specs = _plotly_specs(at)
-    heat, cells = specs[0]["data"]
+    heat, *veils, cells = specs[0]["data"]
     expected = interaction_matrix(RunStore(runs_dir).open(saved.run_id)).ordered("group")
+    # Cells within the map's noise floor are veiled: exactly those its saved verdict calls so.
+    drawn = dashboard.run_matrix(saved.run_id, "native").ordered("group")
+    above = np.array(drawn.extra["noise"]["above"], dtype=bool)
+    assert [v["name"] for v in veils] == ["within the noise floor"]
+    veiled = np.isfinite(plotly_array(veils[0]["z"]).astype(float))
+    np.testing.assert_array_equal(veiled, np.isfinite(expected.values) & ~above)
     assert (
         heat["type"] == "heatmap" and heat["x"] == expected.fields and heat["y"] == expected.fields
     )
@@ -212,6 +218,12 @@ def test_train_page_shows_the_inferred_schema_of_an_upload_and_trains_it(
     assert config.data["spec"]["multi_hot"] == ["movie_genres"]
     assert "row_id" not in run.meta["fields"] and "movie_genres" in run.meta["fields"]
     assert not run.holdout()["movie_genres"].map(lambda v: isinstance(v, str)).any()  # bags
+    # who trained it: a dashboard visitor (no sign-in here), with the code's version and commit
+    assert run.meta["provenance"]["via"] == "dashboard" and run.meta["provenance"]["user"] is None
+    assert run.meta["provenance"]["versions"]["recsys-core"]
+    at.run()  # the finished job's card links to the run's page
+    links = [(e.proto.page, e.proto.query_string) for e in at.get("page_link")]
+    assert ("run", f"id={job.run_id}") in links
 
 
 def test_train_page_reports_an_unreadable_upload(store_at, tmp_path):

@@ -104,7 +104,7 @@ def test_interactions_page_draws_the_heatmap_and_a_click_opens_the_pair(
 
 @pytest.mark.parametrize(
     "title, heading",
-    [("Home", "What did your recommender learn"), ("Train", "Train a model"),
+    [("Home", "What did your recommender learn"), ("Run", "Run"), ("Train", "Train a model"),
      ("Interactions", "Field × field interactions"), ("Attention", "Attention"),
      ("Compare", "Compare runs"), ("Trust", "Can you trust the maps?")],
 )  # fmt: skip

@@ -8,9 +8,14 @@ from recsys_core.runs import RunStore
 
 def test_interactions_csv_and_json(saved, runs_dir, capsys, tmp_path):
     assert main(["interactions", saved.run_id, "--runs-dir", str(runs_dir)]) == 0
-    csv = capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().out.splitlines()
+    csv = [line for line in lines if not line.startswith("#")]
     fields = csv[0].split(",")[1:]
     assert fields[-1] == "continuous" and len(csv) == len(fields) + 1
+    # after the table: what the values are, the verdict against the noise floor, the floor
+    notes = {line.split(",")[0]: line for line in lines if line.startswith("#")}
+    assert {"# verdict", "# noise floor", "# pairs above noise"} <= set(notes)
+    assert lines.index(notes["# verdict"]) > len(fields)
     out = tmp_path / "m.json"
     assert (
         main(
@@ -29,6 +34,10 @@ def test_interactions_csv_and_json(saved, runs_dir, capsys, tmp_path):
     )
     data = json.loads(out.read_text())
     assert data["fields"] == fields and len(data["matrix"]) == len(fields)
+    assert data["verdict"] == data["extra"]["noise"]["verdict"] == notes["# verdict"].split(",")[1]
+    assert main(["interactions", saved.run_id, "--no-noise-floor", "--format", "json",
+                 "--runs-dir", str(runs_dir)]) == 0  # fmt: skip
+    assert "verdict" not in json.loads(capsys.readouterr().out)
 
 
 def test_runs_lists_saved_runs(saved, runs_dir, capsys):

@@ -115,7 +115,8 @@ def test_a_verdict_round_trips_and_reads_an_unreadable_one_as_unknown():
 
 def test_a_map_of_a_run_that_did_not_learn_carries_the_warning():
     matrix = InteractionMatrix(np.eye(3), ["a", "b", "c"], "tii", "TII", "d", "approximation")
-    assert "subtitle" not in heatmap_figure(matrix).layout.title.to_plotly_json()
+    # a learned map's subtitle is its caption only (run, view, data, tier): no warning
+    assert "did not learn" not in heatmap_figure(matrix).layout.title.subtitle.text
     mark(matrix, Verdict(NOT_LEARNED, "did not learn: validation RMSE 1.2 vs 1.1", ()))
     subtitle = heatmap_figure(matrix).layout.title.subtitle.text
     assert "did not learn" in subtitle and "noise" in subtitle

@@ -220,3 +220,28 @@ def test_attention_maps_are_saved_and_read_back_without_the_model(table, tmp_pat
     finally:
         dashboard._cached_grid.cache_clear()
         dashboard._cached_run.cache_clear()
+
+
+def test_a_page_waits_for_the_workers_first_maps_instead_of_computing_them(
+    worker, saved, tmp_path, monkeypatch
+):
+    shutil.copytree(saved.path, tmp_path / saved.run_id)
+    shutil.rmtree(tmp_path / saved.run_id / store_of.FOLDER, ignore_errors=True)
+    monkeypatch.setenv("RECSYS_CORE_RUNS", str(tmp_path))
+    for cache in (dashboard.job_manager, dashboard._cached_run, dashboard._cached_matrix):
+        cache.cache_clear()
+
+    def computed_here(*args, **kwargs):
+        raise AssertionError("the page computed a map the worker was computing")
+
+    monkeypatch.setattr(dashboard, "interaction_matrix", computed_here)
+    try:
+        job = dashboard.job_manager().submit_maps(saved.run_id)
+        result = dashboard.run_matrix(saved.run_id, "tii")  # as a page asks, at once
+        assert result.values.shape == (len(result.fields), len(result.fields))
+        done = dashboard.job_manager().wait(job.job_id, timeout=300)
+        assert done.state == "done"
+        assert store_of.load_result(tmp_path / saved.run_id, store_of.result_key("tii")) is not None
+    finally:
+        for cache in (dashboard.job_manager, dashboard._cached_run, dashboard._cached_matrix):
+            cache.cache_clear()

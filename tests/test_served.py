@@ -308,13 +308,13 @@ RUN_LINKS = {
 }
 
 
-@pytest.mark.parametrize("page", ["interactions", "compare", "attention", "cross"])
+@pytest.mark.parametrize("page", ["interactions", "compare", "attention", "cross", "run"])
 @pytest.mark.parametrize("case", sorted(RUN_LINKS))
 def test_a_link_to_a_missing_or_bad_run_says_so(store_at, pages_store, page, case):
     root, _ = pages_store
     store_at(root)
     value, message = RUN_LINKS[case]
-    at = _page(page, **{("a" if page == "compare" else "run"): value})
+    at = _page(page, **{{"compare": "a", "run": "id"}.get(page, "run"): value})
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and message in shown_text(errors[0]), errors
     assert not at.get("plotly_chart")  # never silently another run

@@ -8,10 +8,11 @@ x' by the discrete mixed partial difference in a context c of the other fields,
 
 averaged, squared, over the two contexts c in {x*_rest, x'_rest}: omega_ij = 1/2 sum_c Delta_ij(c)^2
 (the paper divides by (h_i h_j)^2 with h = x*_i - x'_i; for whole categorical fields h = 1).
-Here the fields are whole fields (a bag, the continuous block) and z is the raw score (logit).
+Here the fields are whole fields (a bag, the continuous block) and z is the raw score (the logit
+of a binary model, the predicted rating — the target's unit — of a regression model).
 
-Reported: ``values = sqrt(omega_ij / 4)`` = sqrt(1/4 mean_c Delta_ij(c)^2), unsigned and in logit
-units — a monotone transform of omega (same ranking), and the single-row, two-context counterpart
+Reported: ``values = sqrt(omega_ij / 4)`` = sqrt(1/4 mean_c Delta_ij(c)^2), unsigned and in score
+units (logit or rating) — a monotone transform of omega (same ranking), and the single-row, two-context counterpart
 of sqrt(TII) (``recsys_core.analysis.tii``), which averages 1/4 Delta^2 over random row pairs. The
 signed mean ``1/2 mean_c Delta_ij(c)`` (positive: the two fields of x* together raise the score more
 than their separate effects) is in ``extra["signed_values"]``.
@@ -33,6 +34,7 @@ import pandas as pd
 from recsys_core import _backend  # noqa: F401
 from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.analysis.tii import FieldsArg, _to_matrix, model_score_fn, nested, pair_differences
+from recsys_core.analysis.units import score_unit
 from recsys_core.errors import RecsysCoreError
 from recsys_core.features.spec import CONTINUOUS_FIELD
 
@@ -148,7 +150,8 @@ def archipelago(
     rows: pd.DataFrame | None = None,
     baseline: pd.DataFrame | pd.Series | None = None,
 ) -> InteractionMatrix:
-    """ArchDetect strengths of every pair of ``model.field_names`` for one ``row`` (logit units).
+    """ArchDetect strengths of every pair of ``model.field_names`` for one ``row`` (score units:
+    logit for a binary model, rating for regression).
 
     ``baseline``: the reference row; default the medoid of ``rows`` (e.g. the run's held-out rows).
     ``extra``: ``row`` and ``baseline_row`` (their feature values), ``signed_values`` (nested lists,
@@ -175,6 +178,7 @@ def archipelago(
     score, params = model_score_fn(model)
     _, strength, signed = archdetect_from_inputs(score, x, xb, fields, params=params, owner=model)
     spec = preprocessor.spec
+    unit = score_unit(spec)
     return InteractionMatrix(
         values=strength,
         fields=fields,
@@ -182,7 +186,8 @@ def archipelago(
         title="Archipelago (ArchDetect) pair strength for one row",
         description=(
             "ArchDetect mixed difference of each field pair for one row against a baseline row "
-            f"({how}), sqrt(1/4 mean over the two contexts of Delta^2), in logit (raw score) units."
+            f"({how}), sqrt(1/4 mean over the two contexts of Delta^2), in {unit} units (the raw "
+            "score)."
         ),
         kind="approximation",
         n_rows=1,
@@ -193,5 +198,11 @@ def archipelago(
             "baseline_row": _describe_row(base_frame, spec),
             "baseline": how,
             "signed_values": nested(signed),
+            "quantity": "ArchDetect strength sqrt(mean Delta^2 / 4)",
+            "unit": unit,
+            "scales": {
+                "matrix": f"sqrt(1/4 mean_c Delta^2), {unit}",
+                "signed_values": f"1/2 mean_c Delta, {unit}, signed",
+            },
         },
     )

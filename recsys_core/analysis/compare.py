@@ -22,12 +22,18 @@ def on_common_fields(
 
     def restrict(m: InteractionMatrix) -> InteractionMatrix:
         idx = np.array([m.fields.index(f) for f in common])
+        # the noise floor's marks and verdict hold for the map's own axes only (analysis.noise)
+        same = list(common) == list(m.fields)
         return dataclasses.replace(
             m,
             values=m.values[np.ix_(idx, idx)],
             fields=list(common),
             groups={f: m.group_of(f) for f in common},
-            extra={k: v for k, v in m.extra.items() if not isinstance(v, list)},
+            extra={
+                k: v
+                for k, v in m.extra.items()
+                if not isinstance(v, list) and (same or k != "noise")
+            },
         )
 
     return restrict(a), restrict(b)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,8 +45,46 @@ def described(result: Any, key: str) -> dict[str, Any]:
         "signed": result.signed,
         "groups": dict(result.groups),
         key: json_values(result.values),
+        # the map's one-line verdict (analysis.noise), where a noise floor was computed
+        **({"verdict": verdict} if (verdict := _verdict(result)) else {}),
         **({"extra": result.extra} if result.extra else {}),
     }
+
+
+def trailer_csv(result: Any) -> str:
+    """The ``#`` lines after a CSV table: the scale and unit of its numbers, and the noise floor,
+    verdict and cells above noise of a map that has one (``analysis.noise``)."""
+    extra = result.extra if isinstance(result.extra, dict) else {}
+    rows: list[list[Any]] = []
+    scales = extra.get("scales") if isinstance(extra.get("scales"), dict) else {}
+    quantity = scales.get("matrix") or ", ".join(
+        str(v) for v in (extra.get("quantity"), extra.get("unit")) if v
+    )
+    if quantity:
+        rows.append(["# values", quantity])
+    noise = extra.get("noise") if isinstance(extra.get("noise"), dict) else None
+    if noise is not None:
+        rows.append(["# verdict", noise.get("verdict", "")])
+        rows.append(["# noise floor", noise.get("floor"), noise.get("unit") or "",
+                     noise.get("statistic", ""), noise.get("rule", "")])  # fmt: skip
+        above = np.array(noise.get("above") or [], dtype=bool)
+        names = [spreadsheet_text(f) for f in result.fields]
+        if above.shape == (len(names), len(names)):
+            pairs = noise.get("noun") == "pairs"
+            rows_i, cols_j = np.nonzero(np.triu(above, 1) if pairs else above)
+            sign = "×" if pairs else "→"
+            cells = [f"{names[i]} {sign} {names[j]}" for i, j in zip(rows_i, cols_j, strict=True)]
+            rows.append([f"# {noise.get('noun', 'cells')} above noise", "; ".join(cells)])
+    if not rows:
+        return ""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def _verdict(result: Any) -> str | None:
+    noise = result.extra.get("noise") if isinstance(result.extra, dict) else None
+    return noise.get("verdict") if isinstance(noise, dict) else None
 
 
 def undescribed(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -86,9 +126,12 @@ class InteractionMatrix:
         return pd.DataFrame(self.values, index=self.fields, columns=self.fields)
 
     def to_csv(self) -> str:
-        """The matrix with the field names on both axes (formula-like names neutralised)."""
+        """The matrix with the field names on both axes (formula-like names neutralised), then
+        ``#`` lines naming what the values are and, with a noise floor, the floor, the verdict
+        and the cells above it (``pd.read_csv(..., index_col=0, comment="#")`` skips them)."""
         safe = [spreadsheet_text(f) for f in self.fields]
-        return pd.DataFrame(self.values, index=safe, columns=safe).to_csv(index_label="field")
+        table = pd.DataFrame(self.values, index=safe, columns=safe).to_csv(index_label="field")
+        return table + trailer_csv(self)
 
     def to_dict(self) -> dict[str, Any]:
         return described(self, "matrix")
@@ -122,7 +165,10 @@ class InteractionMatrix:
         idx = np.asarray(perm)
 
         def permuted(value: Any) -> Any:
-            # Square per-field tables in ``extra`` (e.g. bootstrap bounds) follow the axes.
+            # Square per-field tables in ``extra`` (e.g. bootstrap bounds, the noise floor's
+            # references and marks, also inside nested dicts) follow the axes.
+            if isinstance(value, dict):
+                return {k: permuted(v) for k, v in value.items()}
             if (
                 isinstance(value, list)
                 and len(value) == n

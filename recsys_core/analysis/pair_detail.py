@@ -4,12 +4,30 @@ For a held-out row x and rows x' drawn from the same data, the pair's mixed diff
 
     Delta_ij(x, x') = z(x) - z(x^{i<-x'}) - z(x^{j<-x'}) + z(x^{ij<-x'})
 
-(whole-field substitution, as in ``analysis.tii``) averaged over K partners x' estimates the doubly
-centred interaction effect of the values (x_i, x_j) in the context of the rest of x: the part of
-the row's score that neither field explains alone. Its mean square over rows is 4 TII_ij, so this
-is the signed, per-row breakdown of the pair's cell in the TII heatmap; grouping rows by their
-(x_i, x_j) values shows the combinations behind it (e.g. which occupations x genres push a
-predicted rating up). Model-agnostic; logit units for a binary model, rating units for regression.
+(whole-field substitution, as in ``analysis.tii``) averaged over K partners x'_1..x'_K,
+
+    c(x) = 1/K sum_k Delta_ij(x, x'_k),
+
+estimates the doubly centred interaction effect g_c(x_i, x_j) of the values (x_i, x_j) in the
+context of the rest of x: the part of the row's score that neither field explains alone. Grouping
+rows by their (x_i, x_j) values shows the combinations behind it (e.g. which occupations x genres
+push a predicted rating up). Model-agnostic; logit units for a binary model, rating (target)
+units for regression.
+
+**Its mean square is TII (1 + 3/K), not 4 TII.** With independent fields and partners, write
+a, b for x_i, x_j, a'_k, b'_k for the partners' values and g for g_c in x's context (all four terms
+of Delta share x's other fields). Then Delta(x, x'_k) = g(a, b) - g(a'_k, b) - g(a, b'_k) +
+g(a'_k, b'_k), and since g averages to 0 over either argument every cross product has mean 0 except
+the squares: E[c^2] = E[g^2] (1 + 3/K) (one term from g(a, b), 1/K from each of the three partner
+terms). TII_ij = 1/4 E[Delta^2] = E[g^2] (Fruth, Roustant & Kuhnt 2014; ``analysis.tii``), so
+E[c^2] = TII_ij (1 + 3/K): 4 TII for a single partner (K = 1), 1.19 TII for the default K = 16, and
+TII in the limit, where c(x) becomes g itself. ``tests/analysis/test_pair_detail.py`` checks this
+numerically against the exact TII of a planted table.
+
+A pair of high-cardinality fields (zip code x movie) has almost no value combination seen in
+``min_count`` rows. The combinations seen in at least 2 rows are then shown (``coarse``), and
+``note`` says so — or says why nothing can be averaged — so a page never draws an empty chart
+without a reason.
 """
 
 from __future__ import annotations
@@ -21,8 +39,12 @@ import numpy as np
 import pandas as pd
 
 from recsys_core.analysis.tii import model_score_fn, pair_differences
+from recsys_core.analysis.units import score_unit
 from recsys_core.errors import RecsysCoreError
 from recsys_core.features.spec import CONTINUOUS_FIELD
+
+# Partners per row: E[c^2] = TII (1 + 3/K) (module docstring), 19 % above TII at K = 16.
+N_PARTNERS = 16
 
 
 @dataclass
@@ -31,6 +53,9 @@ class PairDetail:
 
     ``combos``: one row per (value of ``fields[0]``, value of ``fields[1]``) seen in at least
     ``min_count`` rows, with ``count``, ``mean`` and ``std`` of the contribution, sorted by mean.
+    ``coarse``: when ``combos`` is empty, the combinations seen in at least 2 rows (None when
+    every combination is seen once). ``note``: why ``combos`` is empty and what is shown instead
+    (empty when ``combos`` has rows). ``unit``: "logit" or the target's unit.
     """
 
     fields: tuple[str, str]
@@ -38,10 +63,27 @@ class PairDetail:
     combos: pd.DataFrame
     n_rows: int
     n_partners: int
+    min_count: int = 5
+    coarse: pd.DataFrame | None = None
+    note: str = ""
+    unit: str = "score"
+
+    @property
+    def mean_square_factor(self) -> float:
+        """E[c^2] / TII = 1 + 3/K for K partners (module docstring)."""
+        return 1.0 + 3.0 / self.n_partners
+
+    @property
+    def shown(self) -> pd.DataFrame:
+        """The combinations a chart draws: ``combos``, or the rarer ``coarse`` ones without any."""
+        if len(self.combos) or self.coarse is None:
+            return self.combos
+        return self.coarse
 
     def strongest(self, k: int = 10) -> pd.DataFrame:
-        """The ``k`` combinations pushing the score down most and the ``k`` pushing it up most."""
-        c = self.combos
+        """The ``k`` combinations pushing the score down most and the ``k`` pushing it up most
+        (of ``shown``: rarer ones when no combination has ``min_count`` rows)."""
+        c = self.shown
         if len(c) <= 2 * k:
             return c
         return pd.concat([c.head(k), c.tail(k)])
@@ -62,12 +104,80 @@ def _labels(rows: pd.DataFrame, name: str, spec: Any) -> pd.Series:
     )
 
 
+def pair_contributions(
+    fn: Any,
+    x: dict[str, Any],
+    pair: tuple[Any, Any],
+    n_partners: int = N_PARTNERS,
+    seed: int = 0,
+    params: Any = None,
+    owner: Any = None,
+) -> np.ndarray:
+    """``(n,)`` c(x) = 1/K sum_k Delta_ij(x, x'_k) for every row of the input dict ``x``.
+
+    ``pair``: two field names, each an input key or a list of the keys it owns (a field is
+    substituted whole); ``fn``, ``params``, ``owner`` as in ``analysis.tii.pair_differences``.
+    Partners are K rows drawn at random among the other rows (never the row itself, whose
+    substitution changes nothing).
+    """
+    n = len(next(iter(x.values())))
+    if n < 2:
+        raise RecsysCoreError("the pair detail needs at least 2 held-out rows.")
+    rng = np.random.default_rng(seed)
+    k = max(1, int(n_partners))
+    repeat = np.repeat(np.arange(n), k)
+    partner = (repeat + rng.integers(1, n, size=len(repeat))) % n
+    xr = {key: np.asarray(v)[repeat] for key, v in x.items()}
+    xp = {key: np.asarray(v)[partner] for key, v in x.items()}
+    a, b = (p if isinstance(p, (list, tuple)) else [p] for p in pair)
+    _, _, delta = pair_differences(
+        fn, xr, xp, fields={"a": list(a), "b": list(b)}, params=params, owner=owner
+    )
+    return delta[:, 0].reshape(n, k).mean(axis=1)
+
+
+def _grouped(frame: pd.DataFrame, a: str, b: str, min_count: int) -> pd.DataFrame:
+    combos = (
+        frame.groupby([a, b], sort=False)["contribution"]
+        .agg(count="size", mean="mean", std="std")
+        .reset_index()
+    )
+    return combos[combos["count"] >= min_count].sort_values("mean").reset_index(drop=True)
+
+
+def _fallback(
+    frame: pd.DataFrame, a: str, b: str, min_count: int
+) -> tuple[pd.DataFrame | None, str]:
+    """The combinations seen in 2 to ``min_count - 1`` rows and the note that explains them, for
+    a pair without any combination seen in ``min_count`` rows (or the note saying why there are
+    none). Pooling rare values instead would show nothing: the interaction effect g_c averages to
+    0 over either field's values, so a pooled "other" group means about 0 by construction."""
+    n = len(frame)
+    sizes = frame.groupby([a, b], sort=False).size()
+    distinct, most = len(sizes), int(sizes.max())
+    why = (
+        f"none of the {distinct:,} distinct {a} × {b} combinations among {n:,} held-out rows is "
+        f"seen in {min_count} rows (the most frequent in {most})"
+    )
+    if most < 2:
+        return None, (
+            f"Every one of the {distinct:,} {a} × {b} combinations among {n:,} held-out rows is "
+            "seen in one row only: no combination can be averaged, so only the distribution of "
+            "the per-row contributions can be shown."
+        )
+    coarse = _grouped(frame, a, b, 2)
+    return coarse, (
+        f"{why[0].upper()}{why[1:]}; shown instead: the {len(coarse):,} combinations seen in 2 to "
+        f"{most} rows — means over so few rows are rough (the counts are in the table)."
+    )
+
+
 def pair_detail(
     model: Any,
     preprocessor: Any,
     rows: pd.DataFrame,
     pair: tuple[str, str],
-    n_partners: int = 16,
+    n_partners: int = N_PARTNERS,
     min_count: int = 5,
     seed: int = 0,
 ) -> PairDetail:
@@ -83,30 +193,19 @@ def pair_detail(
         raise RecsysCoreError("the pair detail needs at least 2 held-out rows.")
     rows = rows.reset_index(drop=True)
     x = preprocessor.transform(rows)
-    n = len(rows)
-    rng = np.random.default_rng(seed)
-    k = max(1, int(n_partners))
-    repeat = np.repeat(np.arange(n), k)
-    # Partners: random other rows (never the row itself, whose substitution changes nothing).
-    partner = (repeat + rng.integers(1, n, size=len(repeat))) % n
-    xr = {key: np.asarray(v)[repeat] for key, v in x.items()}
-    xp = {key: np.asarray(v)[partner] for key, v in x.items()}
     score, params = model_score_fn(model)
-    _, _, delta = pair_differences(
-        score, xr, xp, fields={a: [a], b: [b]}, params=params, owner=model
-    )
-    contributions = delta[:, 0].reshape(n, k).mean(axis=1)
+    k = max(1, int(n_partners))
+    contributions = pair_contributions(score, x, (a, b), k, seed, params=params, owner=model)
+    spec = preprocessor.spec
     frame = pd.DataFrame(
         {
-            a: _labels(rows, a, preprocessor.spec).to_numpy(),
-            b: _labels(rows, b, preprocessor.spec).to_numpy(),
+            a: _labels(rows, a, spec).to_numpy(),
+            b: _labels(rows, b, spec).to_numpy(),
             "contribution": contributions,
         }
     )
-    combos = (
-        frame.groupby([a, b], sort=False)["contribution"]
-        .agg(count="size", mean="mean", std="std")
-        .reset_index()
+    combos = _grouped(frame, a, b, min_count)
+    coarse, note = (None, "") if len(combos) else _fallback(frame, a, b, min_count)
+    return PairDetail(
+        (a, b), contributions, combos, len(rows), k, min_count, coarse, note, score_unit(spec)
     )
-    combos = combos[combos["count"] >= min_count].sort_values("mean").reset_index(drop=True)
-    return PairDetail((a, b), contributions, combos, n, k)

@@ -31,8 +31,11 @@ Closed forms the tests check (x, x' independent, fields independent):
 The estimator pairs every row with another row of the same sample (a random cyclic shift of a
 random permutation, so no row is paired with itself), evaluates the 1 + F + F(F-1)/2 substituted
 inputs of every row in one jitted ``jax.vmap`` over the masks, in chunks of rows, and reports
-sqrt(TII) (logit units) with a percentile bootstrap interval over rows of the per-row squared
-differences (no re-evaluation of the model). Substitution evaluates the model on recombined rows,
+sqrt(TII) in the units of the raw score (logit for a binary model, rating — the target's unit —
+for a regression model) with a percentile bootstrap interval over rows of the per-row squared
+differences (no re-evaluation of the model). Scales, named in ``extra["scales"]``: the matrix and
+``lower``/``upper`` are on the sqrt(TII) scale (score units), ``tii``, ``tii_lower`` and
+``tii_upper`` on the squared scale (score units squared). Substitution evaluates the model on recombined rows,
 which leave the data manifold when fields are dependent (e.g. a user id and that user's gender);
 the index then also measures how the model extrapolates there.
 """
@@ -51,6 +54,7 @@ import pandas as pd
 
 from recsys_core import _backend  # noqa: F401
 from recsys_core.analysis.matrix import InteractionMatrix, json_values
+from recsys_core.analysis.units import score_unit
 from recsys_core.errors import RecsysCoreError
 from recsys_core.layers.field_inputs import pair_index
 from recsys_core.models.pure import model_params, score_fn
@@ -282,8 +286,9 @@ def total_interaction_index(
 
     Computed on the raw score (the logit of a binary model, the rating of a regression model). The
     diagonal is NaN. ``extra`` holds ``lower``/``upper`` (the bootstrap percentile interval of
-    sqrt(TII), nested lists with None on the diagonal), ``tii`` (the squared index), ``confidence``,
-    ``n_boot`` and ``seed``.
+    sqrt(TII), nested lists with None on the diagonal), ``tii`` (the squared index) with its
+    interval ``tii_lower``/``tii_upper``, ``confidence``, ``n_boot``, ``seed``, ``unit`` and
+    ``scales`` (the scale and unit of every one of these numbers).
     """
     if rows is None or len(rows) == 0:
         raise RecsysCoreError("no held-out rows to compute the interaction index on.")
@@ -307,6 +312,7 @@ def total_interaction_index(
     )
     spec = preprocessor.spec
     pct = int(round(confidence * 100))
+    unit = score_unit(spec)
     return InteractionMatrix(
         values=np.sqrt(est.tii),
         fields=fields,
@@ -315,7 +321,7 @@ def total_interaction_index(
         description=(
             f"Model-agnostic total interaction index, sqrt(1/4 E[(z(x) - z(x^i) - z(x^j) + z(x^ij))^2]) "
             f"with whole fields swapped in from another row, over {est.n_rows:,} held-out rows, in "
-            f"logit (raw score) units; {pct}% bootstrap interval in extra."
+            f"{unit} units (the raw score); {pct}% bootstrap interval in extra."
         ),
         kind="approximation",
         n_rows=est.n_rows,
@@ -325,9 +331,21 @@ def total_interaction_index(
             "lower": nested(np.sqrt(est.lower)),
             "upper": nested(np.sqrt(est.upper)),
             "tii": nested(est.tii),
+            "tii_lower": nested(est.lower),
+            "tii_upper": nested(est.upper),
             "confidence": confidence,
             "n_boot": n_boot,
             "seed": seed,
             "space": "logit" if spec.task == "binary" else "raw score",
+            "quantity": "sqrt(TII)",
+            "unit": unit,
+            "scales": {
+                "matrix": f"sqrt(TII), {unit}",
+                "lower": f"sqrt(TII), {unit}: {pct}% bootstrap lower bound",
+                "upper": f"sqrt(TII), {unit}: {pct}% bootstrap upper bound",
+                "tii": f"TII (squared), {unit}^2",
+                "tii_lower": f"TII (squared), {unit}^2: {pct}% bootstrap lower bound",
+                "tii_upper": f"TII (squared), {unit}^2: {pct}% bootstrap upper bound",
+            },
         },
     )

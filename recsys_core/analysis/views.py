@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from recsys_core.analysis.archipelago import archipelago
 from recsys_core.analysis.native import NativeView, ViewResult, native_view, native_views
+from recsys_core.analysis.noise import (
+    ReferenceModels,
+    has_floor,
+    reference_models,
+    settle,
+    with_noise_floor,
+)
 from recsys_core.analysis.tii import total_interaction_index
 from recsys_core.errors import RecsysCoreError
 from recsys_core.runs.store import SavedRun
 from recsys_core.training.health import mark, verdict_of_run
+
+log = logging.getLogger(__name__)
 
 METHODS = ("native", "tii", "archipelago")
 METHOD_TITLES = {
@@ -92,6 +104,86 @@ def _check_row(row: int | None, n: int) -> int:
     return index
 
 
+def train_rows_of(run: SavedRun) -> int | None:
+    """How many rows the run's final model trained on, from its config: the table's rows (a
+    user's table records them; MovieLens 100K has 100,000) less the test part, and less the
+    validation part unless the run was refitted. None when the config does not say."""
+    config = run.config
+    total = (config.data or {}).get("rows")
+    if total is None and config.dataset == "movielens-100k":
+        total = 100_000
+    if not total:
+        return None
+    rows = float(total) * (1.0 - config.test_fraction)
+    if not config.refit:
+        rows *= 1.0 - config.validation_fraction
+    return int(rows)
+
+
+def training_rows(run: SavedRun) -> pd.DataFrame | None:
+    """The rows the run's final model trained on, read and split again as training did
+    (MovieLens from the local cache, or a user's table still at its recorded path), or None when
+    they cannot be."""
+    from recsys_core.data.movielens import load_movielens_100k
+    from recsys_core.data.splits import split_table
+    from recsys_core.data.user_table import table_from_run_data
+
+    config = run.config
+    try:
+        if config.dataset == "table":
+            table, _ = table_from_run_data(config.data)
+        elif config.dataset == "movielens-100k" and run.meta.get("data_source") not in (
+            None,
+            config.dataset,  # a table handed to train_run under the default name: not MovieLens
+        ):
+            table = load_movielens_100k(source="cache")  # never the network from an analysis
+        else:
+            return None
+        train, _ = split_table(table, config.test_fraction, config.split_seed, config.split)
+        if not config.refit and config.validation_fraction > 0:  # the early-stopped fit's rows
+            train, _ = split_table(
+                train, config.validation_fraction, config.split_seed + 1, config.split
+            )
+    except (RecsysCoreError, OSError, KeyError, ValueError) as exc:
+        log.info("run %s: training rows not available for its noise floor (%s)", run.run_id, exc)
+        return None
+    return train
+
+
+# The references are cached on the model (analysis.noise); the training rows they would be
+# trained on are needed only for their key: read them once per run folder and run.json.
+_TRAINING: dict[tuple[str, float], pd.DataFrame | None] = {}
+
+
+def _cached_training_rows(run: SavedRun) -> pd.DataFrame | None:
+    try:
+        key = (str(run.path), (run.path / "run.json").stat().st_mtime)
+    except OSError:
+        return training_rows(run)
+    if key not in _TRAINING:
+        if len(_TRAINING) >= 4:
+            _TRAINING.pop(next(iter(_TRAINING)))
+        _TRAINING[key] = training_rows(run)
+    return _TRAINING[key]
+
+
+def run_references(run: SavedRun) -> ReferenceModels:
+    """The noise-floor references of a saved run (``analysis.noise``), trained once per process:
+    its model at the initial weights of its seed, and the same architecture trained like the run
+    on label-permuted rows — its own training rows where they can be read again, else halves of
+    its held-out rows."""
+    epochs = run.meta.get("refit_epochs") or run.meta.get("best_epoch") or run.config.train.epochs
+    return reference_models(
+        run.model,
+        run.preprocessor,
+        run.holdout(),
+        run.config.train,
+        training=_cached_training_rows(run),
+        epochs=int(epochs),
+        train_rows=train_rows_of(run),
+    )
+
+
 def interaction_matrix(
     run: SavedRun,
     method: str = "native",
@@ -99,6 +191,7 @@ def interaction_matrix(
     view: str | None = None,
     layer: int | None = None,
     head: int | None = None,
+    noise: bool = False,
 ) -> ViewResult:
     """The field x field matrix (or per-field scores) of ``run`` by ``method`` over its held-out rows.
 
@@ -106,7 +199,9 @@ def interaction_matrix(
     primary view; ``layer``/``head`` pick a cross or attention layer and head, ``row`` a single
     held-out row for per-row views). ``tii``: sqrt of the Total Interaction Index with a bootstrap
     interval, for any model. ``archipelago``: pair strengths of held-out row ``row`` (default 0)
-    against the medoid held-out row, for any model.
+    against the medoid held-out row, for any model. ``noise``: also compute the map's noise floor
+    and verdict (``analysis.noise``; every view computed on data, not the weights-only ones), in
+    ``extra["noise"]``.
     """
     if method not in METHODS:
         raise RecsysCoreError(
@@ -125,17 +220,33 @@ def interaction_matrix(
             row = _check_row(row, len(rows))
         # Views comparing with the initial weights rebuild them under the run's training seed.
         seed = {"seed": run.config.train.seed} if chosen.needs_seed else {}
-        result = chosen.compute(
-            run.model, run.preprocessor, rows, layer=layer, head=head, row=row, **seed
-        )
+
+        def compute(model: Any, mask: Any = None) -> ViewResult:
+            picked = rows if mask is None else rows[mask].reset_index(drop=True)
+            return chosen.compute(
+                model, run.preprocessor, picked, layer=layer, head=head, row=row, **seed
+            )
+
+        result = compute(run.model)
         result.extra.setdefault("view", chosen.name)
         if row is not None:
             result.extra["row_index"] = row
     elif method == "tii":
-        result = total_interaction_index(run.model, run.preprocessor, rows)
+
+        def compute(model: Any, mask: Any = None) -> ViewResult:
+            picked = rows if mask is None else rows[mask].reset_index(drop=True)
+            return total_interaction_index(model, run.preprocessor, picked)
+
+        result = compute(run.model)
     else:
-        index = _check_row(row, len(rows))
-        result = archipelago(run.model, run.preprocessor, rows.iloc[[index]], rows=rows)
+        index = row = _check_row(row, len(rows))
+
+        def compute(model: Any, mask: Any = None) -> ViewResult:
+            return archipelago(model, run.preprocessor, rows.iloc[[index]], rows=rows)
+
+        result = compute(run.model)
         result.extra["row_index"] = index
     result.extra["run_id"] = run.run_id
-    return mark(result, verdict_of_run(run.meta))  # a run that did not learn: its maps say so
+    if noise and has_floor(result):
+        result = with_noise_floor(result, run_references(run), compute, row=row)
+    return settle(mark(result, verdict_of_run(run.meta)))  # a run that did not learn: say so

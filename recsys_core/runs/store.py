@@ -32,6 +32,8 @@ import pandas as pd
 from recsys_core import _backend  # noqa: F401
 from recsys_core.errors import RunStoreError, is_disk_full, storage_error
 from recsys_core.features.preprocessing import Preprocessor
+from recsys_core.runs import annotations as notes
+from recsys_core.runs import provenance as prov
 from recsys_core.runs.validate import check_model_archive, check_run_json
 from recsys_core.training.health import verdict_of_run
 from recsys_core.training.pipeline import RunConfig, TrainedRun
@@ -94,6 +96,11 @@ class SavedRun:
     @property
     def config(self) -> RunConfig:
         return RunConfig.from_dict(self.meta["config"])
+
+    @property
+    def annotations(self) -> notes.Annotations:
+        """Its name, tags and note (read afresh: people change them while the run is open)."""
+        return notes.read(self.path)
 
     @property
     def model(self) -> keras.Model:
@@ -171,9 +178,14 @@ class RunStore:
     def new_id(self, model: str) -> str:
         return f"{model}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
-    def save(self, run: TrainedRun, run_id: str | None = None) -> SavedRun:
+    def save(
+        self, run: TrainedRun, run_id: str | None = None, provenance: dict[str, Any] | None = None
+    ) -> SavedRun:
         """Write ``run`` atomically and return it as stored (a generated id that another writer
-        took in the meantime is replaced by a fresh one; a given ``run_id`` that exists is an error)."""
+        took in the meantime is replaced by a fresh one; a given ``run_id`` that exists is an error).
+
+        ``provenance`` (:func:`recsys_core.runs.provenance.collect`) says who trained it and with
+        which code; by default the OS user, as the command line and scripts save."""
         generated = run_id is None
         run_id = run_id or self.new_id(run.config.model)
         final = self.path_of(run_id)
@@ -203,6 +215,9 @@ class RunStore:
             "stopped_early": run.history.stopped_early,
             "compile_seconds": run.history.compile_seconds,
             "refit_epochs": run.history.refit_epochs,
+            "refit_history": getattr(run.history, "refit_history", []),
+            # who, where, which release and commit (runs.provenance; never fails a save)
+            "provenance": provenance if provenance is not None else prov.collect(via="script"),
             # did it learn (training.health); runs saved without it read as "unknown"
             "health": run.health.to_dict() if getattr(run, "health", None) else None,
             "config": run.config.to_dict(),
@@ -285,9 +300,14 @@ class RunStore:
                     if path.is_dir():  # not deleted while we were listing
                         rows.append({"run_id": path.name, "error": str(exc)})
                     continue
+                said = notes.read(path)  # name, tags, note: the sidecar, never run.json
+                trained_by = meta.get("provenance")
+                trained_by = trained_by if isinstance(trained_by, dict) else {}
                 rows.append(
                     {
                         "run_id": path.name,
+                        "name": said.name,
+                        "tags": ", ".join(said.tags),
                         "created": meta.get("created"),
                         "model": meta.get("model"),
                         "task": meta.get("task"),
@@ -299,6 +319,8 @@ class RunStore:
                         "train_seconds": meta.get("train_seconds"),
                         "epochs": len(meta.get("history", [])),
                         "health": verdict_of_run(meta).status,
+                        "user": trained_by.get("user"),
+                        "note": said.note,
                     }
                 )
         frame = pd.DataFrame(rows)
@@ -307,6 +329,14 @@ class RunStore:
                 drop=True
             )
         return frame
+
+    def annotate(self, run_id: str, by: str | None = None, **changes: Any) -> notes.Annotations:
+        """Change the name, tags or note of ``run_id`` (see :func:`recsys_core.runs.annotations.update`
+        for ``changes``); ``by`` is who changed them. ``run.json`` is left as training wrote it."""
+        path = self.path_of(run_id)
+        if not (path / "run.json").is_file():
+            raise RunStoreError(f"no run {run_id!r} in the run store.")
+        return notes.update(path, by=by, **changes)
 
     def delete(self, run_id: str) -> None:
         path = self.path_of(run_id)

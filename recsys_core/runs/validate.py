@@ -58,6 +58,8 @@ RUN_JSON: dict[str, Field] = {
     "compile_seconds": Field(("number", "null")),
     "refit_epochs": Field(("integer",)),  # runs saved before refitting existed lack it
     "health": Field(("object", "null")),  # runs saved before health verdicts existed lack it
+    "refit_history": Field(("list",), items=("object",)),  # the refit's epochs, when recorded
+    "provenance": Field(("object", "null")),  # who trained it, with which code (runs.provenance)
 }
 # run.json's "config" (RunConfig.to_dict()); RunConfig.from_dict then checks the rest
 CONFIG: dict[str, Field] = {

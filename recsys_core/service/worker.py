@@ -327,6 +327,7 @@ def _child_main(job_id: str, url: str, conn: Any) -> None:
 
 
 def _train(job: Any, progress: _Progress) -> None:
+    from recsys_core.runs.provenance import collect
     from recsys_core.runs.store import RunStore
     from recsys_core.service.jobs import upload_path
     from recsys_core.training.pipeline import train_run
@@ -342,7 +343,8 @@ def _train(job: Any, progress: _Progress) -> None:
         else:
             table = read_table(path)
     run = train_run(config, table, spec, on_epoch=progress.on_epoch, cancel=progress)
-    saved = RunStore(job.runs_dir).save(run)
+    # who: the job's signed-in user (None without sign-in), not the worker's OS account
+    saved = RunStore(job.runs_dir).save(run, provenance=collect(user=job.user, via="dashboard"))
     job.run_id, job.best_epoch = saved.run_id, run.history.best_epoch
     job.test = dict(run.test_metrics)
     health = getattr(run, "health", None)

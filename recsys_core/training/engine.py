@@ -115,6 +115,9 @@ class History:
     compile_seconds: float = 0.0
     # epochs of the refit on all training rows (0: the early-stopped model was kept)
     refit_epochs: int = 0
+    # the refit's own per-epoch rows (training loss only: it has no validation part), saved with
+    # the run so its page can draw the refit beside the early-stopped fit
+    refit_history: list[dict[str, Any]] = field(default_factory=list)
 
 
 @functools.lru_cache(maxsize=16)

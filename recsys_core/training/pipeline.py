@@ -177,7 +177,7 @@ def train_run(
             model, spec.task, replace(config.train, epochs=history.best_epoch, patience=0)
         )
         y_train = pre.target(train_df)
-        trainer.fit(
+        refit = trainer.fit(
             pre.transform(train_df),
             y_train,
             on_epoch=None
@@ -187,6 +187,7 @@ def train_run(
             schedule_epochs=config.train.epochs,
         )
         history.refit_epochs = history.best_epoch
+        history.refit_history = refit.epochs
     seconds = time.perf_counter() - start
     y_test = pre.target(test_df)
     predictions = trainer.predict(pre.transform(test_df))

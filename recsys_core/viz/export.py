@@ -87,8 +87,12 @@ def export_run(
     head: int | None = None,
     row: int | None = None,
     order: str = "group",
+    noise: bool = True,
 ) -> Path:
-    """Write one view of a saved run (or, with ``fmt="report"``, the whole-run HTML report)."""
+    """Write one view of a saved run (or, with ``fmt="report"``, the whole-run HTML report).
+
+    ``noise``: with the map's noise floor and verdict (``analysis.noise``), in the figure's
+    subtitle and pale cells, and in the CSV / JSON, as on the Interactions page."""
     from recsys_core.analysis.views import available_methods, interaction_matrix
     from recsys_core.viz.report import run_report
     from recsys_core.viz.views import view_figure
@@ -100,10 +104,12 @@ def export_run(
     out = Path(out)
     if fmt == "report":
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(run_report(run, order=order), encoding="utf-8")
+        out.write_text(run_report(run, order=order, noise=noise), encoding="utf-8")
         return out
     if method == "native" and "native" not in available_methods(run):
         method = "tii"  # the model-agnostic view every model has
-    result = interaction_matrix(run, method, row=row, view=view, layer=layer, head=head)
+    result = interaction_matrix(
+        run, method, row=row, view=view, layer=layer, head=head, noise=noise
+    )
     shown = result.ordered(order) if hasattr(result, "ordered") else result
     return write_export(shown, view_figure(shown), fmt, out)

@@ -16,6 +16,7 @@ from recsys_core.viz.heatmap import (
     SEQUENTIAL,
     cell_names,
     cell_notes,
+    colour_title,
     health_lines,
     outline_group_blocks,
     tick_labels,
@@ -42,7 +43,7 @@ def facet_figure(
     title: str | None = None,
     height: int | None = None,
     outline_groups: bool = True,
-    colorbar_title: str = "strength",
+    colorbar_title: str | None = None,
 ) -> go.Figure:
     """The matrices as a grid of heatmaps sharing ONE colour scale (``layout.coloraxis``).
 
@@ -50,7 +51,8 @@ def facet_figure(
     about the square root of their number; pass the head count for a layer x head grid). When every
     matrix has the same fields the axes are shared: field names appear on the left column and the
     bottom row only, so large grids stay readable. Hover text and group outlines are those of the
-    single heatmap (``viz.heatmap``).
+    single heatmap (``viz.heatmap``); the colour bar names the first matrix's quantity and unit
+    (``colour_title``) unless ``colorbar_title`` is given.
     """
     matrices = list(matrices)
     if not matrices:
@@ -114,7 +116,12 @@ def facet_figure(
             "colorscale": DIVERGING if signed else SEQUENTIAL,
             "cmin": cmin,
             "cmax": cmax,
-            "colorbar": {"title": {"text": colorbar_title, "side": "right"}},
+            "colorbar": {
+                "title": {
+                    "text": plot_text(colorbar_title or colour_title(matrices[0])),
+                    "side": "right",
+                }
+            },
         },
         title=heading,
         height=height + 16 * len(warning),

@@ -31,6 +31,87 @@ def health_lines(*results: Any, width: int = 100) -> list[str]:
     ]
 
 
+VERDICT_COLOURS = {"above": "#1b5e20", "none": "#555555"}
+VEIL = "rgba(255,255,255,0.72)"  # over the cells within the noise floor
+LINE_PX = 20  # height of one subtitle line (caption, verdict, warning) in the top margin
+
+
+def colour_title(matrix: Any) -> str:
+    """What the colour bar measures, with its unit: the result's ``extra["quantity"]`` and
+    ``extra["unit"]`` (set by the analysis: "sqrt(TII)" in "rating", "attention weight"), else
+    the part of the title after its colon ("mean |<e_i, e_j>|"). Never the vague "strength"."""
+    extra = getattr(matrix, "extra", {}) or {}
+    quantity = extra.get("quantity")
+    if not quantity:
+        title = str(getattr(matrix, "title", "") or "")
+        quantity = title.split(": ", 1)[1] if ": " in title else "value"
+    unit = extra.get("unit")
+    return f"{quantity} ({unit})" if unit else str(quantity)
+
+
+def axis_titles(matrix: InteractionMatrix) -> tuple[str, str]:
+    """(row axis title, column axis title): what a row and a column are. Directed maps say it in
+    ``extra["orientation"]`` ("row: query field; column: key field"); a symmetric map says so."""
+    orientation = str(matrix.extra.get("orientation") or "")
+    if orientation.startswith("row:") and "; column:" in orientation:
+        row, column = orientation.removeprefix("row:").split("; column:", 1)
+        return row.strip(), column.strip()
+    values = np.asarray(matrix.values, dtype=float)
+    if values.size and np.allclose(values, values.T, equal_nan=True):
+        return "field i", "field j (symmetric: cell i, j = cell j, i)"
+    return "field (row)", "field (column)"
+
+
+def caption_text(matrix: Any) -> str:
+    """One line that travels with every figure: run id, view, data and tier (the analysis kind)."""
+    extra = getattr(matrix, "extra", {}) or {}
+    view = extra.get("view") or getattr(matrix, "method", "")
+    where = "".join(
+        f", {name} {int(extra[name]) + 1}"
+        for name in ("layer", "head")
+        if extra.get(name) is not None
+    )
+    n = int(getattr(matrix, "n_rows", 0) or 0)
+    if extra.get("row_index") is not None:
+        data = f"held-out row {int(extra['row_index'])}"
+    elif n:
+        data = f"{n:,} held-out rows"
+    else:
+        data = "weights only, no data"
+    parts = [f"run {extra['run_id']}" if extra.get("run_id") else None, f"{view}{where}", data,
+             f"tier: {getattr(matrix, 'kind', '')}"]  # fmt: skip
+    return " · ".join(p for p in parts if p)
+
+
+def verdict_lines(matrix: Any, width: int = 110) -> list[str]:
+    """The map's verdict (``analysis.noise``) and what the pale cells mean, as subtitle lines;
+    empty for a map without a floor (weights-only views)."""
+    from recsys_core.analysis.noise import verdict_line
+
+    verdict = verdict_line(matrix)
+    if not verdict:
+        return []
+    noise = matrix.extra["noise"]
+    unit = f" {noise['unit']}" if noise.get("unit") else ""
+    colour = VERDICT_COLOURS["above" if noise.get("n_above") and not warning_of(matrix) else "none"]
+    lines = [
+        f"<span style='color:{colour}'><b>{html.escape(line)}</b></span>"
+        for line in textwrap.wrap(verdict[:1].upper() + verdict[1:], width)
+    ]
+    lines.append(
+        f"<span style='color:#555555'>noise floor {noise['floor']:.3g}{html.escape(unit)} "
+        f"({html.escape(str(noise.get('statistic', 'value')))} vs references); pale cells are "
+        "within it</span>"
+    )
+    return lines
+
+
+def subtitle_lines(matrix: Any) -> list[str]:
+    """Caption, verdict and (for a run that did not learn) the health warning of a figure."""
+    caption = f"<span style='color:#555555'>{html.escape(caption_text(matrix))}</span>"
+    return [caption, *verdict_lines(matrix), *health_lines(matrix)]
+
+
 def group_blocks(matrix: InteractionMatrix) -> list[tuple[int, int, str]]:
     """``(start, stop, group)`` of each run of consecutive fields of one group (more than one field)."""
     blocks, start = [], 0
@@ -62,14 +143,28 @@ def tick_labels(names: list[str]) -> dict[str, Any]:
 
 
 def cell_notes(matrix: InteractionMatrix) -> list[list[str]]:
-    """Hover note per cell: within-group cells measure redundancy rather than interaction."""
+    """Hover note per cell: within-group cells measure redundancy rather than interaction; with a
+    noise floor, whether the cell is above it."""
+    from recsys_core.analysis.noise import above_mask
+
     names = list(matrix.fields)
     same = matrix.within_group()
+    above = above_mask(matrix)
+    floor = matrix.extra.get("noise", {}).get("floor") if above is not None else None
+
+    def noise(i: int, j: int) -> str:
+        if above is None:
+            return ""
+        return "<br>" + ("above" if above[i, j] else "within") + f" the noise floor ({floor:.3g})"
+
     return [
         [
-            f"within group '{plot_text(matrix.group_of(a))}': redundancy rather than interaction"
-            if same[i, j]
-            else "across groups"
+            (
+                f"within group '{plot_text(matrix.group_of(a))}': redundancy rather than interaction"
+                if same[i, j]
+                else "across groups"
+            )
+            + noise(i, j)
             for j, _ in enumerate(names)
         ]
         for i, a in enumerate(names)
@@ -129,11 +224,29 @@ def heatmap_figure(
         customdata=note,
         text=label,
         hoverongaps=False,
-        colorbar={"title": {"text": "strength", "side": "right"}},
+        colorbar={"title": {"text": plot_text(colour_title(matrix)), "side": "right"}},
         xgap=1,
         ygap=1,
     )
     fig = go.Figure(heat)
+    from recsys_core.analysis.noise import above_mask
+
+    above = above_mask(matrix)
+    if above is not None and above.shape == z.shape:  # cells within the noise floor: pale
+        veil = np.where(np.isfinite(z) & ~above, 1.0, np.nan)
+        fig.add_trace(
+            go.Heatmap(
+                z=veil,
+                x=names,
+                y=names,
+                colorscale=[[0.0, VEIL], [1.0, VEIL]],
+                showscale=False,
+                hoverinfo="skip",
+                xgap=1,
+                ygap=1,
+                name="within the noise floor",
+            )
+        )
     if clickable:
         ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
         keep = np.isfinite(z).ravel()
@@ -157,22 +270,24 @@ def heatmap_figure(
         )
     if outline_groups:
         outline_group_blocks(fig, matrix)
-    warning = health_lines(matrix)
+    lines = subtitle_lines(matrix)  # caption, verdict, warning: they travel with every export
     fig.update_layout(
         title={
             "text": plot_text(matrix.title),
             "x": 0.0,
             "xanchor": "left",
-            **({"subtitle": {"text": "<br>".join(warning)}} if warning else {}),
+            "subtitle": {"text": "<br>".join(lines)},
         },
-        height=(height or max(420, 140 + 34 * n)) + 16 * len(warning),
-        margin={"l": 10, "r": 10, "t": 60 + 16 * len(warning), "b": 10},
+        height=(height or max(420, 140 + 34 * n)) + LINE_PX * len(lines),
+        margin={"l": 10, "r": 10, "t": 76 + LINE_PX * len(lines), "b": 10},
         template="plotly_white",
         plot_bgcolor="#eeeeee",
     )
     font = {"size": 12 if n <= 15 else 10}  # 20+ fields stay readable
     ticks = tick_labels(names)
+    row_title, column_title = axis_titles(matrix)
     fig.update_xaxes(tickangle=-40, side="bottom", automargin=True, showgrid=False, tickfont=font,
-                     **ticks)  # fmt: skip
-    fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False, tickfont=font, **ticks)
+                     title={"text": plot_text(column_title), "font": {"size": 12}}, **ticks)  # fmt: skip
+    fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False, tickfont=font,
+                     title={"text": plot_text(row_title), "font": {"size": 12}}, **ticks)  # fmt: skip
     return fig

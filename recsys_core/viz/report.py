@@ -14,8 +14,10 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from recsys_core.analysis.noise import verdict_line
 from recsys_core.analysis.views import available_methods, interaction_matrix, run_native_views
 from recsys_core.errors import RecsysCoreError
+from recsys_core.runs.provenance import describe
 from recsys_core.runs.store import SavedRun
 from recsys_core.training.health import health_line, verdict_of_run
 from recsys_core.viz.curves import training_curves_figure
@@ -73,8 +75,29 @@ def _views(run: SavedRun) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "Archipelago, held-out row 0 (model-agnostic)", {"method": "archipelago", "row": 0}
 
 
-def run_report(run: SavedRun, order: str = "group", max_maps: int = 24) -> str:
-    """The report of ``run`` as one self-contained HTML document (at most ``max_maps`` maps)."""
+def _annotations(run: SavedRun) -> list[str]:
+    """The report's lines about what people said of the run and who trained it: a report mailed
+    on should carry the run's name and note, not only its id."""
+    said = run.annotations
+    trained_by = describe(run.meta.get("provenance"))
+    lines = []
+    if said.name:
+        lines.append(f"<p><b>Name</b> — {html.escape(said.name)}</p>")
+    if said.tags:
+        lines.append(f"<p><b>Tags</b> — {html.escape(', '.join(said.tags))}</p>")
+    if said.note:
+        note = "<br>".join(html.escape(line) for line in said.note.splitlines())
+        lines.append(f"<p><b>Note</b> — {note}</p>")
+    if trained_by:
+        lines.append(f"<p class='note'>{html.escape(trained_by[:1].upper() + trained_by[1:])}</p>")
+    return lines
+
+
+def run_report(
+    run: SavedRun, order: str = "group", max_maps: int = 24, noise: bool = True
+) -> str:
+    """The report of ``run`` as one self-contained HTML document (at most ``max_maps`` maps),
+    each map with its noise floor and verdict unless ``noise`` is False (``analysis.noise``)."""
     meta = run.meta
     config = meta.get("config", {})
     verdict = verdict_of_run(meta)
@@ -84,6 +107,7 @@ def run_report(run: SavedRun, order: str = "group", max_maps: int = 24) -> str:
         f"<p class='note'>Dataset {html.escape(str(meta.get('dataset')))} · "
         f"{html.escape(str(meta.get('data_source', '')))} · created "
         f"{html.escape(str(meta.get('created', '')))}</p>",
+        *_annotations(run),  # its name, tags, note and who trained it (runs.annotations)
         # did it learn? first, so nobody reads the maps of a model that did not (training.health)
         f"<p class='{'err' if verdict.warns else 'note'}'><b>Health</b> — "
         f"{html.escape(health_line(verdict))}"
@@ -118,7 +142,7 @@ def run_report(run: SavedRun, order: str = "group", max_maps: int = 24) -> str:
             break
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         try:
-            result = interaction_matrix(run, **kwargs)
+            result = interaction_matrix(run, **kwargs, noise=noise)
         except RecsysCoreError as exc:
             parts.append(f"<p class='err'>{html.escape(str(exc))}</p>")
             continue
@@ -129,6 +153,8 @@ def run_report(run: SavedRun, order: str = "group", max_maps: int = 24) -> str:
             f"<p class='note'><span class='kind'>{html.escape(result.kind)}</span> — "
             f"{html.escape(result.description)}</p>"
         )
+        if verdict_line(result):  # the map's verdict against its noise floor
+            parts.append(f"<p><b>Verdict</b> — {html.escape(verdict_line(result))}</p>")
     body, k = [], 0
     for part in parts:
         if part == "{figure}":

@@ -111,6 +111,8 @@ def test_attention_matches_numpy(data, variant):
                 "layer": layer,
                 "head": head,
                 "orientation": "row: query field; column: key field",
+                "quantity": "attention weight",  # the colour bar's title: never "strength"
+                "unit": "softmax, each query row sums to 1",
             }
             assert m.title.startswith("Attention") and "interaction strength" not in m.title
             np.testing.assert_allclose(

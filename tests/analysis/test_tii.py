@@ -122,7 +122,15 @@ def test_trained_run_matrix(trained):
     f = list(trained.model.field_names)
     assert m.fields == f and m.values.shape == (len(f), len(f))
     assert np.isnan(np.diag(m.values)).all() and m.kind == "approximation" and m.n_rows == 300
-    assert m.method == "tii" and "300 held-out rows" in m.description and "logit" in m.description
+    assert m.method == "tii" and "300 held-out rows" in m.description
+    # a regression run's score is a rating, not a logit; every number names its scale
+    assert "rating units" in m.description and "logit" not in m.description
+    assert m.extra["unit"] == "rating" and m.extra["scales"]["matrix"] == "sqrt(TII), rating"
+    assert "squared" in m.extra["scales"]["tii"] and "sqrt(TII)" in m.extra["scales"]["lower"]
+    np.testing.assert_allclose(np.array(m.extra["tii"], float), m.values**2, rtol=1e-9)
+    np.testing.assert_allclose(
+        np.array(m.extra["tii_lower"], float), np.array(m.extra["lower"], float) ** 2, rtol=1e-9
+    )
     off = ~np.eye(len(f), dtype=bool)
     assert (m.values[off] >= 0).all() and np.isfinite(m.values[off]).all()
     lower = np.array(m.extra["lower"], dtype=float)

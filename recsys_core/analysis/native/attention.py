@@ -99,7 +99,13 @@ def _matrix(
         n_rows=n_rows if row is None else 1,
         signed=False,
         groups=field_groups(model, preprocessor),
-        extra={"layer": layer, "head": head, "orientation": "row: query field; column: key field"},
+        extra={
+            "layer": layer,
+            "head": head,
+            "orientation": "row: query field; column: key field",
+            "quantity": "attention weight",
+            "unit": "softmax, each query row sums to 1",
+        },
     )
 
 

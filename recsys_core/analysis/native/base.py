@@ -22,6 +22,7 @@ from recsys_core.analysis.matrix import (
     InteractionMatrix,
     described,
     spreadsheet_text,
+    trailer_csv,
     undescribed,
 )
 from recsys_core.errors import RecsysCoreError
@@ -54,7 +55,7 @@ class FieldScores:
     def to_csv(self) -> str:
         frame = self.to_frame()
         frame["field"] = frame["field"].map(spreadsheet_text)  # formula-like names stay text
-        return frame.to_csv(index=False)
+        return frame.to_csv(index=False) + trailer_csv(self)  # what the values are
 
     def to_dict(self) -> dict[str, Any]:
         return described(self, "scores")

@@ -80,6 +80,7 @@ from recsys_core.analysis.native.base import (
     check_rows,
     register_view,
 )
+from recsys_core.analysis.units import score_unit
 from recsys_core.errors import RecsysCoreError
 from recsys_core.features.spec import CONTINUOUS_FIELD
 from recsys_core.models.dcn import DCN, combine
@@ -512,6 +513,8 @@ def cross_data_matrix(
             "layer": index,
             "orientation": ORIENTATION,
             "attribution": "gradient x input at x_(l+1), x0 and x_l centred, score units",
+            "quantity": "mean |attributed pair term|",
+            "unit": score_unit(preprocessor.spec),
             **({"linearised_experts": True} if _mix(model) else {}),
         },
     )

@@ -5,6 +5,7 @@ import dataclasses
 import streamlit as st
 
 from recsys_core import access, dashboard
+from recsys_core.analysis.compare import MAX_RUNS
 from recsys_core.errors import RecsysCoreError
 from recsys_core.query import PageQuery
 from recsys_core.service import run_browser
@@ -109,8 +110,10 @@ else:  # the run browser: every choice in the URL (recsys_core.service.run_brows
         st.caption("Settings in which the selected runs differ, then their test metrics:")
         st.dataframe(run_browser.differences(store, runs, shown.cmp), hide_index=True,
                      width="stretch", key="compare_settings")  # fmt: skip
-        st.page_link("../pages/compare.py", label="Compare the first two runs' interaction maps",
-                     query_params={"a": shown.cmp[0], "b": shown.cmp[1]}, icon=":material/compare:")  # fmt: skip
+        maps = shown.cmp[:MAX_RUNS]  # the Compare page lays out 2 to 6 maps
+        st.page_link("../pages/compare.py", label="Compare their interaction maps" if len(maps) == len(shown.cmp)
+                     else f"Compare the first {len(maps)} runs' interaction maps",
+                     query_params={"runs": ",".join(maps)}, icon=":material/compare:")  # fmt: skip
     counts = page.found["model"].value_counts() if page.matched else None
     several = [m for m in options["model"] if counts is not None and counts.get(m, 0) >= 2]
     if several:

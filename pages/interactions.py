@@ -3,6 +3,7 @@
 import streamlit as st
 
 from recsys_core import dashboard
+from recsys_core.analysis.columns import DEFAULT_GRANULARITY, GRANULARITY_TITLES
 from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.analysis.noise import noise_references, noise_summary
 from recsys_core.errors import RecsysCoreError
@@ -58,6 +59,22 @@ order = order_col.selectbox(
 
 state: dict[str, str] = {"run": run_id, "method": method, "order": order}
 view = layer = head = row = None
+fields = "blocks"  # native views read the model's own fields
+if method != "native":  # substitution methods can split the model's continuous block by column
+    fields = st.radio(
+        "Fields",
+        list(GRANULARITY_TITLES),
+        index=list(GRANULARITY_TITLES).index(
+            query.choice("fields", list(GRANULARITY_TITLES), DEFAULT_GRANULARITY, "fields")
+        ),
+        format_func=GRANULARITY_TITLES.get,
+        horizontal=True,
+        key="fields",
+        help="One per input column: each continuous column is substituted on its own (price, "
+        "age, hour of day). The model's blocks: its own fields, the continuous columns as the "
+        "one block the model consumes them as.",
+    )
+    state["fields"] = fields
 if method == "native":
     views = {v.name: v for v in menu.views}
     names = list(views)
@@ -103,7 +120,7 @@ if data.get("schema"):  # a user's table: where the data came from and the roles
 
 try:
     with st.spinner("Computing the interaction view…"):
-        result = dashboard.run_matrix(run_id, method, row, view, layer, head)
+        result = dashboard.run_matrix(run_id, method, row, view, layer, head, fields)
 except RecsysCoreError as exc:
     st.query_params.from_dict(state)
     st.error(md_text(exc))
@@ -135,8 +152,10 @@ if method == "archipelago":
         [result.extra.get("row", {}), result.extra.get("baseline_row", {})], hide_index=True
     )
 
-stem = "-".join(str(p) for p in (run_id, method, view, layer, head) if p is not None) + (
-    f"-row{row}" if row is not None else ""
+stem = (
+    "-".join(str(p) for p in (run_id, method, view, layer, head) if p is not None)
+    + (f"-{fields}" if method != "native" else "")
+    + (f"-row{row}" if row is not None else "")
 )
 buttons = st.columns(7)
 for col, fmt, mime in zip(
@@ -184,7 +203,7 @@ if is_matrix and len(shown.fields) > 1:
     state["pair"] = f"{a}~{b}"
     try:
         with st.spinner(f"Contributions of {md_text(a)} × {md_text(b)}…"):
-            detail = dashboard.run_pair_detail(run_id, a, b)
+            detail = dashboard.run_pair_detail(run_id, a, b, fields)
     except RecsysCoreError as exc:
         st.error(md_text(exc))
     else:

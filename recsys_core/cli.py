@@ -298,6 +298,7 @@ def cmd_interactions(args: argparse.Namespace) -> int:
         layer=args.layer,
         head=args.head,
         noise=not args.no_noise_floor,  # the floor and verdict (analysis.noise)
+        fields=args.fields,
     )
     if hasattr(matrix, "ordered"):  # per-field scores have no axes to order
         matrix = matrix.ordered(args.order)
@@ -320,6 +321,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     path = export_run(
         run, args.format, out, method=args.method, view=args.view, layer=args.layer,
         head=args.head, row=args.row, order=args.order, noise=not args.no_noise_floor,
+        fields=args.fields,
     )  # fmt: skip
     print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -437,6 +439,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="native", choices=("native", "tii", "archipelago"),
                    help="native: the model's own interaction terms; tii: Total Interaction Index; "
                    "archipelago: one held-out row (--row)")  # fmt: skip
+    p.add_argument("--fields", default="columns", choices=("columns", "blocks"),
+                   help="fields of tii / archipelago: columns (one per input column, each "
+                   "continuous column on its own) or blocks (the model's own fields, the "
+                   "continuous columns as one block); native views always use the model's own")  # fmt: skip
     p.add_argument("--row", type=int, default=None,
                    help="held-out row: for archipelago, and for native views that explain one row")  # fmt: skip
     p.add_argument("--view", default=None,
@@ -469,6 +475,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--method", default="native", choices=("native", "tii", "archipelago"),
                    help="native (falls back to tii for models without a native view), tii, archipelago")  # fmt: skip
+    p.add_argument("--fields", default="columns", choices=("columns", "blocks"),
+                   help="fields of tii / archipelago: columns (one per input column, each "
+                   "continuous column on its own) or blocks (the model's own fields, the "
+                   "continuous columns as one block); native views always use the model's own")  # fmt: skip
     p.add_argument("--view", default=None, help="native view name")
     p.add_argument("--layer", type=int, default=None)
     p.add_argument("--head", type=int, default=None)

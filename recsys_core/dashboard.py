@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +22,17 @@ import pandas as pd
 
 from recsys_core.access import Access, server_side
 from recsys_core.analysis import saved
-from recsys_core.analysis.compare import difference, on_common_fields
+from recsys_core.analysis.columns import DEFAULT_GRANULARITY, check_granularity
+from recsys_core.analysis.compare import (
+    MAX_RUNS,
+    MIN_RUNS,
+    Comparison,
+    RunFacts,
+    comparability,
+    compare_maps,
+    difference,
+    on_common_fields,
+)
 from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.analysis.native import ViewResult
 from recsys_core.analysis.native.base import view_result_from_dict
@@ -37,6 +47,7 @@ from recsys_core.analysis.native.cross import (
 )
 from recsys_core.analysis.noise import has_floor, settle
 from recsys_core.analysis.pair_detail import PairDetail, pair_detail
+from recsys_core.analysis.units import score_unit
 from recsys_core.analysis.views import (
     METHOD_TITLES,
     AnalysisMenu,
@@ -47,6 +58,7 @@ from recsys_core.compile_cache import OFF
 from recsys_core.data.user_table import UserTable, build_user_table, read_table
 from recsys_core.errors import RecsysCoreError, RunStoreError
 from recsys_core.features.infer import InferredSchema, infer_schema, suggest_target
+from recsys_core.runs import seeds
 from recsys_core.runs.annotations import Annotations
 from recsys_core.runs.store import RunStore, SavedRun
 from recsys_core.runs.validate import check_model_archive
@@ -279,14 +291,15 @@ def _persisted(
 @lru_cache(maxsize=128)
 def _cached_matrix(
     run_id: str, method: str, row: int | None, view: str | None, layer: int | None,
-    head: int | None, mtime: float,
+    head: int | None, mtime: float, fields: str = DEFAULT_GRANULARITY,
 ) -> ViewResult:  # fmt: skip
+    fields = check_granularity(fields)
     return _persisted(
         run_id,
         mtime,
-        saved.result_key(method, row, view, layer, head),
+        saved.result_key(method, row, view, layer, head, fields),
         lambda run: interaction_matrix(
-            run, method, row=row, view=view, layer=layer, head=head, noise=True
+            run, method, row=row, view=view, layer=layer, head=head, noise=True, fields=fields
         ),
         lambda result: result.to_dict(),
         _with_floor,
@@ -309,21 +322,27 @@ def run_matrix(
     view: str | None = None,
     layer: int | None = None,
     head: int | None = None,
+    fields: str = DEFAULT_GRANULARITY,
 ) -> ViewResult:
     """The run's matrix (or per-field scores), computed once per run and choice of view, layer,
-    head and row (keyed on the run folder's mtime)."""
-    return _cached_matrix(run_id, method, row, view, layer, head, _mtime(run_id))
+    head, row and ``fields`` granularity of a model-agnostic map (``analysis.columns``), keyed on
+    the run folder's mtime."""
+    fields = DEFAULT_GRANULARITY if method == "native" else fields  # native: the model's fields
+    return _cached_matrix(run_id, method, row, view, layer, head, _mtime(run_id), fields)
 
 
 @lru_cache(maxsize=64)
-def _cached_pair(run_id: str, a: str, b: str, mtime: float) -> PairDetail:
+def _cached_pair(
+    run_id: str, a: str, b: str, mtime: float, fields: str = DEFAULT_GRANULARITY
+) -> PairDetail:
     run = _saved(run_id, mtime)
-    return pair_detail(run.model, run.preprocessor, run.holdout(), (a, b))
+    return pair_detail(run.model, run.preprocessor, run.holdout(), (a, b), fields=fields)
 
 
-def run_pair_detail(run_id: str, a: str, b: str) -> PairDetail:
-    """The pair's signed contributions over the run's held-out rows (cached per run and pair)."""
-    return _cached_pair(run_id, a, b, _mtime(run_id))
+def run_pair_detail(run_id: str, a: str, b: str, fields: str = DEFAULT_GRANULARITY) -> PairDetail:
+    """The pair's signed contributions over the run's held-out rows (cached per run, pair and
+    ``fields`` granularity: the names a map of that granularity shows)."""
+    return _cached_pair(run_id, a, b, _mtime(run_id), fields)
 
 
 @lru_cache(maxsize=64)
@@ -531,15 +550,53 @@ def compare_runs(
     return a, b, difference(a, b)
 
 
-def common_methods(run_a: str, run_b: str) -> dict[str, str]:
-    """Methods both runs support (native only when they share a native view name)."""
-    shared = [m for m in run_methods(run_a) if m in run_methods(run_b)]
+def run_facts(run_id: str) -> RunFacts:
+    """The run's data set, task and score unit (``analysis.units``), read without its model."""
+    run = _saved(run_id, _mtime(run_id), model=False)
+    meta = run.meta
+    dataset = (meta.get("config", {}).get("data") or {}).get("name") or meta.get("dataset")
+    return RunFacts(run_id, str(dataset), str(meta.get("task")), score_unit(run.preprocessor.spec))
+
+
+def seeds_of_one_config(run_ids: Sequence[str]) -> bool:
+    """Whether the runs are seeds of one configuration (``runs.seeds``): equal configs apart from
+    their seeds, each seed once."""
+    metas = [_saved(r, _mtime(r), model=False).meta for r in run_ids]
+    return seeds.seeds_of_one_config(metas)
+
+
+def seed_group(run_id: str) -> list[str]:
+    """The saved runs of ``run_id``'s configuration apart from the seed (itself included), by seed."""
+    return seeds.seed_group(store(), run_id)
+
+
+def compare_many(
+    run_ids: Sequence[str], method: str = "tii", view: str | None = None, order: str = "group"
+) -> Comparison:
+    """2 to 6 runs' maps of one method compared (``analysis.compare.compare_maps``): refused when
+    they differ in task or units, warned of when in data set; with their stability across seeds
+    when they are seeds of one configuration. Each map is the cached one of its run."""
+    run_ids = list(run_ids)
+    if not MIN_RUNS <= len(run_ids) <= MAX_RUNS:
+        raise RecsysCoreError(f"compare {MIN_RUNS} to {MAX_RUNS} runs, got {len(run_ids)}.")
+    facts = [run_facts(r) for r in run_ids]
+    comparability(facts)  # before any map is computed: a refusal costs nothing
+    maps = [run_matrix(r, method, view=view) for r in run_ids]
+    if not all(isinstance(m, InteractionMatrix) for m in maps):
+        raise RecsysCoreError("per-field views have no field x field matrix to compare.")
+    return compare_maps(maps, run_ids, facts, order, seeds=seeds_of_one_config(run_ids))
+
+
+def common_methods(*run_ids: str) -> dict[str, str]:
+    """Methods every run supports (native only when they share a native view name)."""
+    shared = [m for m in run_methods(run_ids[0]) if all(m in run_methods(r) for r in run_ids[1:])]
     return {m: METHOD_TITLES[m] for m in shared}
 
 
-def common_native_views(run_a: str, run_b: str) -> list[str]:
-    names_b = set(run_menu(run_b).view_names("matrix"))
-    return [name for name in run_menu(run_a).view_names("matrix") if name in names_b]
+def common_native_views(*run_ids: str) -> list[str]:
+    """Native matrix views every run's model has, by name, in the first run's order."""
+    others = [set(run_menu(r).view_names("matrix")) for r in run_ids[1:]]
+    return [n for n in run_menu(run_ids[0]).view_names("matrix") if all(n in o for o in others)]
 
 
 def search_holdout(run_id: str, text: str, limit: int = 50) -> pd.DataFrame:

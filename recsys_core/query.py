@@ -150,3 +150,21 @@ class PageQuery:
         showing = f"; showing {ids[0]}" if ids else ""
         self.problems.append(f"Run {quoted(value)} is not {kind or 'shown on this page'}{showing}.")
         return None
+
+    def runs(self, name: str, ids: Sequence[str], store: RunStore, limit: int) -> list[str]:
+        """The runs named by parameter ``name``, comma-separated (``?runs=a,b,c``), each checked as
+        :meth:`run` checks one (a named run that is gone or damaged raises); repeats are dropped,
+        and runs past the first ``limit`` are a problem."""
+        named = list(dict.fromkeys(r.strip() for r in self.raw(name).split(",") if r.strip()))
+        found: list[str] = []
+        for value in named:
+            run = PageQuery({"run": value})  # one run's checks; its problems become ours
+            picked = run.run("run", ids, store)
+            self.problems += run.problems
+            if picked is not None:
+                found.append(picked)
+        if len(found) > limit:
+            self.problems.append(
+                f"{len(found)} runs in the link; showing the first {limit} ({', '.join(found[limit:])} left out)."  # fmt: skip
+            )
+        return found[:limit]

@@ -108,6 +108,34 @@ def test_interactions_page_switches_to_tii_through_the_url(store_at, saved, runs
     assert any("total interaction index" in c.value for c in at.caption)
 
 
+def test_interactions_page_offers_fields_per_column_or_the_models_blocks(
+    store_at, saved, runs_dir, plotly_array
+):
+    """TII opens with one field per input column; the choice, kept in the URL, switches to the
+    model's blocks (the continuous block as one field), each map the analysis' numbers."""
+    store_at(runs_dir)
+    run = RunStore(runs_dir).open(saved.run_id)
+    at = _page("interactions", run=saved.run_id, method="tii")
+    choice = at.radio(key="fields")
+    assert choice.value == "columns" and choice.options == [
+        "one per input column",
+        "the model's blocks",
+    ]
+    heat = _plotly_specs(at)[0]["data"][0]
+    assert "raw_user_age" in heat["x"] and "continuous" not in heat["x"]
+    at = _page("interactions", run=saved.run_id, method="tii", fields="blocks")
+    assert at.radio(key="fields").value == "blocks"
+    heat = _plotly_specs(at)[0]["data"][0]
+    blocks = interaction_matrix(run, "tii", fields="blocks").ordered("group")
+    assert heat["x"] == blocks.fields and "continuous" in heat["x"]
+    np.testing.assert_allclose(plotly_array(heat["z"]), blocks.values, rtol=1e-5, equal_nan=True)
+    assert at.query_params["fields"] in ("blocks", ["blocks"])
+    # Native views keep the model's own fields: no choice, and the caption says so.
+    at = _page("interactions", run=saved.run_id)
+    assert not [r for r in at.radio if r.key == "fields"]
+    assert any("the model's own fields" in c.value for c in at.caption)
+
+
 def test_interactions_without_runs_shows_empty_state(store_at, tmp_path):
     store_at(tmp_path)
     at = _page("interactions")

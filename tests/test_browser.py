@@ -81,11 +81,11 @@ def test_interactions_page_draws_the_heatmap_and_a_click_opens_the_pair(
         ".js-plotly-plot .xtick text", "els => els.map(e => e.textContent)"
     )
     assert "continuous" in ticks and "movie_genres" in ticks
-    # Click the transparent marker on the centre of the weakest cell (the page opens on the
-    # strongest pair): that pair opens.
+    # Click the transparent marker (the click layer, above the noise veil) on the centre of the
+    # weakest cell (the page opens on the strongest pair): that pair opens.
     cells = page.locator(".js-plotly-plot").first
     k, x, y = cells.evaluate(
-        """el => { const d = el.data[1]; let k = 0;
+        """el => { const d = el.data.find(t => t.type === 'scatter'); let k = 0;
                    d.customdata.forEach((c, i) => { if (c[0] < d.customdata[k][0]) k = i; });
                    return [k, d.x[k], d.y[k]]; }"""
     )

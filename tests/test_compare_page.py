@@ -29,12 +29,15 @@ def test_compare_page_draws_both_maps_on_common_axes_and_one_scale(
 ):
     root, first, second = two_runs
     store_at(root)
-    at = _page("compare", a=first, b=second, method="tii")
+    at = _page("compare", a=first, b=second, method="tii")  # the run page's older link form
     board = at.dataframe[0].value
     assert set(board["run_id"]) == {first, second}
     assert list(board["test_rmse"]) == sorted(board["test_rmse"])  # best first
+    assert at.multiselect[0].value == [first, second]
     specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-    ha, hb, hd = (s["data"][0] for s in specs[:3])
+    grid, diff = specs[0], specs[1]
+    ha, hb = (t for t in grid["data"] if t["type"] == "heatmap")
+    (hd,) = (t for t in diff["data"] if t["type"] == "heatmap" and t.get("showscale") is not False)
     store = RunStore(root)
     ma = interaction_matrix(store.open(first), "tii").ordered("group")
     mb = interaction_matrix(store.open(second), "tii")
@@ -48,12 +51,13 @@ def test_compare_page_draws_both_maps_on_common_axes_and_one_scale(
         plotly_array(hd["z"]), mb.values[np.ix_(idx, idx)] - ma.values, rtol=1e-4, atol=1e-6,
         equal_nan=True,
     )  # fmt: skip
-    assert (
-        ha["zmax"]
-        == hb["zmax"]
-        == pytest.approx(max(np.nanmax(ma.values), np.nanmax(mb.values)), rel=1e-6)
+    assert ha["coloraxis"] == hb["coloraxis"] == "coloraxis"  # one colour scale for both
+    assert grid["layout"]["coloraxis"]["cmax"] == pytest.approx(
+        max(np.nanmax(ma.values), np.nanmax(mb.values)), rel=1e-6
     )
+    assert "rating" in grid["layout"]["coloraxis"]["colorbar"]["title"]["text"]  # its unit
     assert hd["zmid"] == 0
+    assert at.query_params["runs"] in ([f"{first},{second}"], f"{first},{second}")
 
 
 def test_compare_with_one_run_asks_for_a_second(store_at, saved, runs_dir, tmp_path):  # noqa: F811

@@ -131,7 +131,7 @@ def test_compare_three_runs_curves_and_settings_on_home(three, plotly_array):
     assert diff.loc["learning_rate"].tolist() == ["0.02", "0.002", "0.005"]
     assert diff.loc["model"].tolist() == ["fm", "fm", "dlrm"]
     assert ("run", "Open fm-run-1", "id=fm-run-1") in _links(home)
-    assert ("compare", "Compare the first two runs' interaction maps", "a=fm-run-0&b=fm-run-1") in _links(home)  # fmt: skip
+    assert ("compare", "Compare their interaction maps", "runs=fm-run-0%2Cfm-run-1%2Cdlrm-run-2") in _links(home)  # fmt: skip
     # hyper-parameters against the test metric, for the two FM runs
     (par,) = [s["data"][0] for s in specs if s["data"][0]["type"] == "parcoords"]
     assert [d["label"] for d in par["dimensions"]] == ["log10 learning_rate", "test rmse"]

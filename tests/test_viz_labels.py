@@ -111,6 +111,8 @@ def test_csv_and_json_name_the_scale_floor_and_cells_above_noise():
     assert lines[1] == "# verdict,2 of 3 pairs above noise"
     assert lines[2].startswith("# noise floor,0.3,rating,value,")
     assert lines[3] == "# pairs above noise,user_id × movie_id; movie_id × user_gender"
+    split = _tii(fields="columns", blocks={"price": "continuous", "age": "continuous"}).to_csv()
+    assert "# fields,one per input column,price in continuous; age in continuous" in split
     data = json.loads(m.to_json())
     assert data["verdict"] == "2 of 3 pairs above noise"
     assert data["extra"]["scales"]["tii"] == "TII (squared), rating^2"

@@ -8,7 +8,8 @@ x' by the discrete mixed partial difference in a context c of the other fields,
 
 averaged, squared, over the two contexts c in {x*_rest, x'_rest}: omega_ij = 1/2 sum_c Delta_ij(c)^2
 (the paper divides by (h_i h_j)^2 with h = x*_i - x'_i; for whole categorical fields h = 1).
-Here the fields are whole fields (a bag, the continuous block) and z is the raw score (the logit
+Here a field is a whole input field (a bag), or one continuous column inside the model's continuous
+block (the block whole with ``fields="blocks"``; see ``analysis.columns``), and z is the raw score (the logit
 of a binary model, the predicted rating — the target's unit — of a regression model).
 
 Reported: ``values = sqrt(omega_ij / 4)`` = sqrt(1/4 mean_c Delta_ij(c)^2), unsigned and in score
@@ -32,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_core import _backend  # noqa: F401
+from recsys_core.analysis.columns import DEFAULT_GRANULARITY, field_layout
 from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.analysis.tii import FieldsArg, _to_matrix, model_score_fn, nested, pair_differences
 from recsys_core.analysis.units import score_unit
@@ -149,14 +151,19 @@ def archipelago(
     row: pd.DataFrame | pd.Series,
     rows: pd.DataFrame | None = None,
     baseline: pd.DataFrame | pd.Series | None = None,
+    fields: str = DEFAULT_GRANULARITY,
 ) -> InteractionMatrix:
-    """ArchDetect strengths of every pair of ``model.field_names`` for one ``row`` (score units:
-    logit for a binary model, rating for regression).
+    """ArchDetect strengths of every pair of fields for one ``row`` (score units: logit for a
+    binary model, rating for regression).
+
+    ``fields``: ``"columns"`` (one field per input column, each continuous column substituted on
+    its own) or ``"blocks"`` (``model.field_names``); see ``analysis.columns``.
 
     ``baseline``: the reference row; default the medoid of ``rows`` (e.g. the run's held-out rows).
     ``extra``: ``row`` and ``baseline_row`` (their feature values), ``signed_values`` (nested lists,
     None on the diagonal) and ``baseline`` (how it was chosen).
     """
+    layout = field_layout(model.field_names, preprocessor.spec, fields)
     frame = _as_frame(row)
     if len(frame) != 1:
         raise RecsysCoreError(f"Archipelago explains exactly one row, got {len(frame)}.")
@@ -174,26 +181,29 @@ def archipelago(
             raise RecsysCoreError(f"the baseline must be one row, got {len(base_frame)}.")
         how = "given"
     xb = preprocessor.transform(base_frame)
-    fields = list(model.field_names)
+    names = layout.fields
     score, params = model_score_fn(model)
-    _, strength, signed = archdetect_from_inputs(score, x, xb, fields, params=params, owner=model)
+    _, strength, signed = archdetect_from_inputs(
+        score, x, xb, layout.keys, params=params, owner=model
+    )
     spec = preprocessor.spec
     unit = score_unit(spec)
     return InteractionMatrix(
         values=strength,
-        fields=fields,
+        fields=names,
         method="archipelago",
         title="Archipelago (ArchDetect) pair strength for one row",
         description=(
             "ArchDetect mixed difference of each field pair for one row against a baseline row "
             f"({how}), sqrt(1/4 mean over the two contexts of Delta^2), in {unit} units (the raw "
-            "score)."
+            f"score); {layout.describe()}."
         ),
         kind="approximation",
         n_rows=1,
         signed=False,
-        groups={f: spec.group_of(f) for f in fields},
+        groups=layout.groups(spec),
         extra={
+            **layout.extra(),
             "row": _describe_row(frame, spec),
             "baseline_row": _describe_row(base_frame, spec),
             "baseline": how,

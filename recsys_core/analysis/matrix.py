@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys_core.analysis.columns import GRANULARITY_TITLES
+
 KINDS = ("weights-only", "exact decomposition", "approximation", "data-averaged")
 ORDERS = ("given", "group", "strength")
 GROUP_RANK = {"user": 0, "movie": 1, "item": 1, "context": 2}
@@ -62,6 +64,12 @@ def trailer_csv(result: Any) -> str:
     )
     if quantity:
         rows.append(["# values", quantity])
+    if extra.get("fields") in GRANULARITY_TITLES:  # one field per input column, or the model's
+        blocks = extra.get("blocks") if isinstance(extra.get("blocks"), dict) else {}
+        split = "; ".join(
+            f"{spreadsheet_text(c)} in {spreadsheet_text(b)}" for c, b in blocks.items()
+        )
+        rows.append(["# fields", GRANULARITY_TITLES[extra["fields"]], split])
     noise = extra.get("noise") if isinstance(extra.get("noise"), dict) else None
     if noise is not None:
         rows.append(["# verdict", noise.get("verdict", "")])

@@ -4,7 +4,8 @@ For a held-out row x and rows x' drawn from the same data, the pair's mixed diff
 
     Delta_ij(x, x') = z(x) - z(x^{i<-x'}) - z(x^{j<-x'}) + z(x^{ij<-x'})
 
-(whole-field substitution, as in ``analysis.tii``) averaged over K partners x'_1..x'_K,
+(substitution of a field — a whole input field, or one continuous column inside its block —
+as in ``analysis.tii``) averaged over K partners x'_1..x'_K,
 
     c(x) = 1/K sum_k Delta_ij(x, x'_k),
 
@@ -38,9 +39,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys_core.analysis.columns import DEFAULT_GRANULARITY, field_layout
 from recsys_core.analysis.tii import model_score_fn, pair_differences
 from recsys_core.analysis.units import score_unit
 from recsys_core.errors import RecsysCoreError
+from recsys_core.features.preprocessing import DERIVED, SECONDS_PER_HOUR
 from recsys_core.features.spec import CONTINUOUS_FIELD
 
 # Partners per row: E[c^2] = TII (1 + 3/K) (module docstring), 19 % above TII at K = 16.
@@ -89,15 +92,44 @@ class PairDetail:
         return pd.concat([c.head(k), c.tail(k)])
 
 
-def _labels(rows: pd.DataFrame, name: str, spec: Any) -> pd.Series:
-    """Readable value of field ``name`` per row: bags joined by '|', continuous values in quintiles."""
+def _quintiles(values: pd.Series, name: str) -> pd.Series:
+    bins = pd.qcut(values, q=max(1, min(5, values.nunique())), duplicates="drop")
+    return bins.astype(str).radd(f"{name} ")
+
+
+def _column_values(rows: pd.DataFrame, columns: list[str]) -> pd.Series | None:
+    """One number per row for the continuous columns behind a field (a column itself; the hour of
+    a derived sine/cosine pair, from the timestamp it came from), or None when there is none."""
+    if len(columns) == 1 and columns[0] in rows.columns:
+        return pd.to_numeric(rows[columns[0]], errors="coerce")
+    sources = {DERIVED.get(c) for c in columns}
+    if len(sources) == 1 and None not in sources and next(iter(sources)) in rows.columns:
+        hours = pd.to_numeric(rows[next(iter(sources))], errors="coerce") / SECONDS_PER_HOUR
+        period = 168.0 if "week" in columns[0] else 24.0  # hour_of_week_* or hour_of_day_*
+        return hours % period
+    sin = [c for c in columns if c.endswith("_sin")]
+    twin = [c for c in columns if sin and c == sin[0].removesuffix("_sin") + "_cos"]
+    if len(columns) == 2 and sin and twin and all(c in rows.columns for c in columns):
+        angle = np.arctan2(pd.to_numeric(rows[sin[0]]), pd.to_numeric(rows[twin[0]]))
+        return pd.Series(angle, index=rows.index)
+    return None
+
+
+def _labels(
+    rows: pd.DataFrame, name: str, spec: Any, columns: list[str] | None = None
+) -> pd.Series:
+    """Readable value of field ``name`` per row: bags joined by '|', continuous values in quintiles
+    (``columns``: the continuous columns behind a column-level field)."""
+    if columns:
+        values = _column_values(rows, columns)
+        if values is None:
+            return pd.Series([f"({name})"] * len(rows), index=rows.index)
+        return _quintiles(values, columns[0] if len(columns) == 1 else name)
     if name == CONTINUOUS_FIELD:
         cols = list(spec.continuous)
         if len(cols) != 1:
             return pd.Series(["(continuous block)"] * len(rows), index=rows.index)
-        values = pd.to_numeric(rows[cols[0]], errors="coerce")
-        bins = pd.qcut(values, q=min(5, values.nunique()), duplicates="drop")
-        return bins.astype(str).radd(f"{cols[0]} ")
+        return _quintiles(pd.to_numeric(rows[cols[0]], errors="coerce"), cols[0])
     values = rows[name]
     return values.map(
         lambda v: "|".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else str(v)
@@ -115,8 +147,8 @@ def pair_contributions(
 ) -> np.ndarray:
     """``(n,)`` c(x) = 1/K sum_k Delta_ij(x, x'_k) for every row of the input dict ``x``.
 
-    ``pair``: two field names, each an input key or a list of the keys it owns (a field is
-    substituted whole); ``fn``, ``params``, ``owner`` as in ``analysis.tii.pair_differences``.
+    ``pair``: two fields, each an input key or a list of the parts of the input it owns (whole
+    keys, or ``(key, column)`` for one column of a block; see ``analysis.tii.pair_differences``); ``fn``, ``params``, ``owner`` as in ``analysis.tii.pair_differences``.
     Partners are K rows drawn at random among the other rows (never the row itself, whose
     substitution changes nothing).
     """
@@ -129,7 +161,7 @@ def pair_contributions(
     partner = (repeat + rng.integers(1, n, size=len(repeat))) % n
     xr = {key: np.asarray(v)[repeat] for key, v in x.items()}
     xp = {key: np.asarray(v)[partner] for key, v in x.items()}
-    a, b = (p if isinstance(p, (list, tuple)) else [p] for p in pair)
+    a, b = (p if isinstance(p, list) else [p] for p in pair)
     _, _, delta = pair_differences(
         fn, xr, xp, fields={"a": list(a), "b": list(b)}, params=params, owner=owner
     )
@@ -180,27 +212,43 @@ def pair_detail(
     n_partners: int = N_PARTNERS,
     min_count: int = 5,
     seed: int = 0,
+    fields: str = DEFAULT_GRANULARITY,
 ) -> PairDetail:
-    """Signed contribution of ``pair`` to each held-out row's score, and by value combination."""
-    fields = list(model.field_names)
+    """Signed contribution of ``pair`` to each held-out row's score, and by value combination.
+
+    ``fields``: the granularity the pair's names come from, ``"columns"`` (one field per input
+    column) or ``"blocks"`` (``model.field_names``); see ``analysis.columns``. A name only the
+    other granularity has (``"continuous"`` with columns) is taken from it, so a pair read off
+    any map, native ones included, can be detailed.
+    """
+    layout = field_layout(model.field_names, preprocessor.spec, fields)
+    # A pair named on a map of the other granularity (a native view's "continuous") is found there.
+    other = "blocks" if layout.granularity == "columns" else "columns"
+    layouts = [layout, field_layout(model.field_names, preprocessor.spec, other)]
     a, b = pair
+    found = {}
     for name in (a, b):
-        if name not in fields:
-            raise RecsysCoreError(f"field {name!r} is not one of the model's fields {fields}.")
+        found[name] = next((lay for lay in layouts if name in lay.fields), None)
+        if found[name] is None:
+            raise RecsysCoreError(f"field {name!r} is not one of the fields {layout.fields}.")
     if a == b:
         raise RecsysCoreError(f"a pair needs two different fields, got {a!r} twice.")
+    if found[a].blocks[a] == b or found[b].blocks[b] == a:
+        raise RecsysCoreError(f"{a!r} and {b!r} overlap (one is a column of the other's block).")
     if rows is None or len(rows) < 2:
         raise RecsysCoreError("the pair detail needs at least 2 held-out rows.")
     rows = rows.reset_index(drop=True)
     x = preprocessor.transform(rows)
     score, params = model_score_fn(model)
     k = max(1, int(n_partners))
-    contributions = pair_contributions(score, x, (a, b), k, seed, params=params, owner=model)
+    parts = (list(found[a].keys[a]), list(found[b].keys[b]))
+    contributions = pair_contributions(score, x, parts, k, seed, params=params, owner=model)
     spec = preprocessor.spec
+    split = {f: found[f].columns[f] if found[f].blocks[f] != f else None for f in (a, b)}
     frame = pd.DataFrame(
         {
-            a: _labels(rows, a, spec).to_numpy(),
-            b: _labels(rows, b, spec).to_numpy(),
+            a: _labels(rows, a, spec, split[a]).to_numpy(),
+            b: _labels(rows, b, spec, split[b]).to_numpy(),
             "contribution": contributions,
         }
     )

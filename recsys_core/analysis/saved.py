@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys_core import __version__
+from recsys_core.analysis.columns import DEFAULT_GRANULARITY
 from recsys_core.analysis.native.base import ViewResult, view_result_from_dict
 
 FOLDER = "analyses"
@@ -39,8 +40,13 @@ def result_key(
     view: str | None = None,
     layer: int | None = None,
     head: int | None = None,
+    fields: str = DEFAULT_GRANULARITY,
 ) -> dict[str, Any]:
-    """The key of one interaction view of a run (as ``interaction_matrix`` takes its arguments)."""
+    """The key of one interaction view of a run (as ``interaction_matrix`` takes its arguments).
+
+    ``fields`` (the granularity of a model-agnostic map, ``analysis.columns``) is part of the key,
+    so a map over the model's blocks is never served for one over input columns; native views
+    always use the model's own fields, so theirs is None."""
     return {
         "what": "view",
         "method": method,
@@ -48,6 +54,7 @@ def result_key(
         "view": view,
         "layer": layer,
         "head": head,
+        "fields": None if method == "native" else fields,
     }
 
 

@@ -2,8 +2,9 @@
 
 For a score function z (the model's raw output: the logit of a binary model, the rating of a
 regression model), a row x and another row x' of the data, write x^{S<-x'} for x with the fields in
-S replaced by those of x' (whole fields: every id of a multi-hot bag, the whole continuous block
-for the ``"continuous"`` field). The mixed difference of the pair {i, j}
+S replaced by those of x' (whole fields: every id of a multi-hot bag; a continuous column inside
+the model's continuous block, the block's other columns kept — or, with ``fields="blocks"``, the
+whole block as the ``"continuous"`` field; see ``analysis.columns``). The mixed difference of the pair {i, j}
 
     Delta_ij(x, x') = z(x) - z(x^{i<-x'}) - z(x^{j<-x'}) + z(x^{ij<-x'})
 
@@ -53,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_core import _backend  # noqa: F401
+from recsys_core.analysis.columns import DEFAULT_GRANULARITY, field_layout
 from recsys_core.analysis.matrix import InteractionMatrix, json_values
 from recsys_core.analysis.units import score_unit
 from recsys_core.errors import RecsysCoreError
@@ -62,7 +64,9 @@ from recsys_core.models.pure import model_params, score_fn
 # Substituted rows evaluated per jitted call (masks x rows); bounds the activation memory.
 MAX_EVALUATIONS = 1 << 16
 
-FieldsArg = Sequence[str] | Mapping[str, Sequence[str]] | None
+# Field names that are input keys, or field -> the parts of the input it owns: whole keys, or
+# ``(key, column)`` for one column of a 2-D input (``analysis.columns``).
+FieldsArg = Sequence[str] | Mapping[str, Sequence[str | tuple[str, int]]] | None
 
 
 @dataclass
@@ -94,17 +98,35 @@ def substitution_masks(n_fields: int) -> np.ndarray:
     return masks
 
 
-def _field_keys(x: Mapping[str, Any], fields: FieldsArg) -> dict[str, list[str]]:
-    """Each field with the input keys it owns (by default every key of ``x`` is its own field)."""
+def _part(key: Any) -> tuple[str, int | None]:
+    """An owned key as ``(input key, column or None)``: a whole key, or one column of a 2-D input."""
+    if isinstance(key, (tuple, list)) and len(key) == 2:
+        return str(key[0]), int(key[1])
+    return str(key), None
+
+
+def _field_keys(x: Mapping[str, Any], fields: FieldsArg) -> dict[str, list[tuple[str, int | None]]]:
+    """Each field with the parts of the input it owns (by default every key of ``x`` is a field).
+
+    A part is a whole input key, or ``(key, column)``: one column of a 2-D input, the rest of which
+    keeps its values when the field is substituted (a continuous column inside its block).
+    """
     if fields is None:
-        mapping = {k: [k] for k in x}
+        mapping = {k: [(k, None)] for k in x}
     elif isinstance(fields, Mapping):
-        mapping = {str(f): [str(k) for k in keys] for f, keys in fields.items()}
+        mapping = {str(f): [_part(k) for k in keys] for f, keys in fields.items()}
     else:
-        mapping = {str(f): [str(f)] for f in fields}
-    missing = sorted({k for keys in mapping.values() for k in keys if k not in x})
+        mapping = {str(f): [(str(f), None)] for f in fields}
+    missing = sorted({k for parts in mapping.values() for k, _ in parts if k not in x})
     if missing:
         raise RecsysCoreError(f"the inputs lack keys {missing} named by the fields.")
+    for parts in mapping.values():
+        for k, col in parts:
+            shape = np.shape(x[k])
+            if col is not None and not (len(shape) == 2 and 0 <= col < shape[1]):
+                raise RecsysCoreError(
+                    f"input {k!r} of shape {shape} has no column {col} to substitute."
+                )
     if len(mapping) < 2:
         raise RecsysCoreError(f"an interaction needs at least two fields, got {list(mapping)}.")
     return mapping
@@ -114,7 +136,9 @@ def _field_keys(x: Mapping[str, Any], fields: FieldsArg) -> dict[str, list[str]]
 _DELTA_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _delta_fn(owner: Any, score: Callable, keys: tuple[tuple[str, ...], ...]) -> Callable:
+def _delta_fn(
+    owner: Any, score: Callable, keys: tuple[tuple[tuple[str, int | None], ...], ...]
+) -> Callable:
     """A jitted ``(params, x, xp) -> (P, n)`` signed mixed differences ``Delta_ij`` of every pair."""
     try:
         cache = _DELTA_CACHE.setdefault(owner, {}) if owner is not None else {}
@@ -131,9 +155,13 @@ def _delta_fn(owner: Any, score: Callable, keys: tuple[tuple[str, ...], ...]) ->
     def evaluate(mask, params, x, xp):
         mixed = dict(x)
         for f, field_keys in enumerate(keys):
-            for k in field_keys:
-                m = mask[f]
-                mixed[k] = jnp.where(m, xp[k], x[k])
+            m = mask[f]
+            for k, col in field_keys:
+                if col is None:
+                    mixed[k] = jnp.where(m, xp[k], x[k])
+                else:  # one column of a block: its other columns keep their values
+                    cur = jnp.asarray(mixed[k])
+                    mixed[k] = cur.at[:, col].set(jnp.where(m, xp[k][:, col], cur[:, col]))
         return score(params, mixed)
 
     def deltas(params, x, xp):
@@ -158,8 +186,9 @@ def pair_differences(
     """Signed ``Delta_ij(x_r, xp_r)`` for every row r and pair, as ``(fields, pairs, (n, P))``.
 
     ``fn(x) -> (n,)`` scores (or ``fn(params, x)`` when ``params`` is given) must be traceable by
-    JAX. ``fields``: field names that are input keys, or a mapping field -> the keys it owns (keys
-    named by no field are never substituted); default: every key of ``x``. Rows are evaluated in
+    JAX. ``fields``: field names that are input keys, or a mapping field -> the parts of the input
+    it owns (whole keys, or ``(key, column)`` for one column of a 2-D input; parts named by no field
+    are never substituted); default: every key of ``x``. Rows are evaluated in
     fixed-size padded chunks of at most ``max_evaluations`` substituted rows per call.
     """
     mapping = _field_keys(x, fields)
@@ -281,15 +310,20 @@ def total_interaction_index(
     seed: int = 0,
     n_boot: int = 200,
     confidence: float = 0.95,
+    fields: str = DEFAULT_GRANULARITY,
 ) -> InteractionMatrix:
-    """sqrt(TII) of every pair of ``model.field_names`` over (at most ``n_rows`` of) ``rows``.
+    """sqrt(TII) of every pair of fields over (at most ``n_rows`` of) ``rows``.
 
-    Computed on the raw score (the logit of a binary model, the rating of a regression model). The
-    diagonal is NaN. ``extra`` holds ``lower``/``upper`` (the bootstrap percentile interval of
-    sqrt(TII), nested lists with None on the diagonal), ``tii`` (the squared index) with its
-    interval ``tii_lower``/``tii_upper``, ``confidence``, ``n_boot``, ``seed``, ``unit`` and
-    ``scales`` (the scale and unit of every one of these numbers).
+    ``fields``: ``"columns"`` (one field per input column: each continuous column substituted on
+    its own inside the model's continuous block) or ``"blocks"`` (``model.field_names``, the
+    continuous block whole); see ``analysis.columns``. Computed on the raw score (the logit of a
+    binary model, the rating of a regression model). The diagonal is NaN. ``extra`` holds
+    ``lower``/``upper`` (the bootstrap percentile interval of sqrt(TII), nested lists with None on
+    the diagonal), ``tii`` (the squared index) with its interval ``tii_lower``/``tii_upper``,
+    ``confidence``, ``n_boot``, ``seed``, ``unit``, ``scales`` (the scale and unit of every one of
+    these numbers), ``fields`` (the granularity) and ``blocks`` (the model field of each column).
     """
+    layout = field_layout(model.field_names, preprocessor.spec, fields)
     if rows is None or len(rows) == 0:
         raise RecsysCoreError("no held-out rows to compute the interaction index on.")
     if len(rows) < 2:
@@ -298,12 +332,12 @@ def total_interaction_index(
     if len(rows) > n_rows:
         rows = rows.iloc[np.sort(rng.choice(len(rows), n_rows, replace=False))]
     x = preprocessor.transform(rows)
-    fields = list(model.field_names)
+    names = layout.fields
     score, params = model_score_fn(model)
     est = tii_from_inputs(
         score,
         x,
-        fields,
+        layout.keys,
         seed=seed,
         n_boot=n_boot,
         confidence=confidence,
@@ -315,18 +349,19 @@ def total_interaction_index(
     unit = score_unit(spec)
     return InteractionMatrix(
         values=np.sqrt(est.tii),
-        fields=fields,
+        fields=names,
         method="tii",
         title="Total interaction index: sqrt(TII)",
         description=(
             f"Model-agnostic total interaction index, sqrt(1/4 E[(z(x) - z(x^i) - z(x^j) + z(x^ij))^2]) "
-            f"with whole fields swapped in from another row, over {est.n_rows:,} held-out rows, in "
-            f"{unit} units (the raw score); {pct}% bootstrap interval in extra."
+            f"with fields swapped in from another row, over {est.n_rows:,} held-out rows, in "
+            f"{unit} units (the raw score); {layout.describe()}; {pct}% bootstrap interval in "
+            "extra."
         ),
         kind="approximation",
         n_rows=est.n_rows,
         signed=False,
-        groups={f: spec.group_of(f) for f in fields},
+        groups=layout.groups(spec),
         extra={
             "lower": nested(np.sqrt(est.lower)),
             "upper": nested(np.sqrt(est.upper)),
@@ -339,6 +374,7 @@ def total_interaction_index(
             "space": "logit" if spec.task == "binary" else "raw score",
             "quantity": "sqrt(TII)",
             "unit": unit,
+            **layout.extra(),
             "scales": {
                 "matrix": f"sqrt(TII), {unit}",
                 "lower": f"sqrt(TII), {unit}: {pct}% bootstrap lower bound",

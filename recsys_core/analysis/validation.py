@@ -181,9 +181,11 @@ def planted_check(
         refit=False,  # the check is of the analysis, not of the last bit of accuracy: twice as fast
     )
     run = train_run(config, table=table, spec=spec, on_epoch=on_epoch, cancel=cancel)
+    # The planted truth names the continuous columns as one field, as the model's blocks do.
     recovered = total_interaction_index(
-        run.model, run.preprocessor, run.holdout, n_rows=tii_rows, seed=seed, n_boot=n_boot
-    )
+        run.model, run.preprocessor, run.holdout, n_rows=tii_rows, seed=seed, n_boot=n_boot,
+        fields="blocks",
+    )  # fmt: skip
     truth_matrix = truth.matrix()
     truth_matrix.groups = dict(recovered.groups)  # outline the same field groups on both maps
     if list(recovered.fields) != list(truth_matrix.fields):

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from recsys_core.analysis.archipelago import archipelago
+from recsys_core.analysis.columns import DEFAULT_GRANULARITY, check_granularity
 from recsys_core.analysis.native import NativeView, ViewResult, native_view, native_views
 from recsys_core.analysis.noise import (
     ReferenceModels,
@@ -19,6 +20,7 @@ from recsys_core.analysis.noise import (
 )
 from recsys_core.analysis.tii import total_interaction_index
 from recsys_core.errors import RecsysCoreError
+from recsys_core.features.spec import CONTINUOUS_FIELD
 from recsys_core.runs.store import SavedRun
 from recsys_core.training.health import mark, verdict_of_run
 
@@ -95,6 +97,16 @@ def available_methods(run: SavedRun) -> list[str]:
 def run_native_views(run: SavedRun) -> list[NativeView]:
     """The native views of the run's model, primary first (empty when it has none)."""
     return native_views(run.model)
+
+
+def own_fields(model: Any) -> str:
+    """The sentence a native view's description ends with: it reads the model's own fields."""
+    if CONTINUOUS_FIELD in model.field_names:
+        return (
+            "Native view: the model's own fields, its continuous columns as the one "
+            f"{CONTINUOUS_FIELD!r} block it consumes (TII and Archipelago can split it by column)."
+        )
+    return "Native view: the model's own fields."
 
 
 def _check_row(row: int | None, n: int) -> int:
@@ -192,6 +204,7 @@ def interaction_matrix(
     layer: int | None = None,
     head: int | None = None,
     noise: bool = False,
+    fields: str = DEFAULT_GRANULARITY,
 ) -> ViewResult:
     """The field x field matrix (or per-field scores) of ``run`` by ``method`` over its held-out rows.
 
@@ -201,12 +214,15 @@ def interaction_matrix(
     interval, for any model. ``archipelago``: pair strengths of held-out row ``row`` (default 0)
     against the medoid held-out row, for any model. ``noise``: also compute the map's noise floor
     and verdict (``analysis.noise``; every view computed on data, not the weights-only ones), in
-    ``extra["noise"]``.
+    ``extra["noise"]``. ``fields``: the fields of ``tii`` and ``archipelago``, ``"columns"`` (one
+    per input column: each continuous column substituted on its own) or ``"blocks"`` (the model's
+    own fields); native views always use the model's own fields and say so.
     """
     if method not in METHODS:
         raise RecsysCoreError(
             f"unknown interaction method {method!r}; available: {', '.join(METHODS)}."
         )
+    fields = check_granularity(fields)
     rows = run.holdout()
     if method == "native":
         chosen = native_view(run.model, view)
@@ -229,20 +245,24 @@ def interaction_matrix(
 
         result = compute(run.model)
         result.extra.setdefault("view", chosen.name)
+        result.extra["fields"] = "blocks"  # the model's own fields, whatever ``fields`` asks
+        result.description = f"{result.description.rstrip()} {own_fields(run.model)}"
         if row is not None:
             result.extra["row_index"] = row
     elif method == "tii":
 
         def compute(model: Any, mask: Any = None) -> ViewResult:
             picked = rows if mask is None else rows[mask].reset_index(drop=True)
-            return total_interaction_index(model, run.preprocessor, picked)
+            return total_interaction_index(model, run.preprocessor, picked, fields=fields)
 
         result = compute(run.model)
     else:
         index = row = _check_row(row, len(rows))
 
         def compute(model: Any, mask: Any = None) -> ViewResult:
-            return archipelago(model, run.preprocessor, rows.iloc[[index]], rows=rows)
+            return archipelago(
+                model, run.preprocessor, rows.iloc[[index]], rows=rows, fields=fields
+            )
 
         result = compute(run.model)
         result.extra["row_index"] = index

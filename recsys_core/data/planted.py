@@ -331,3 +331,62 @@ def planted_table(
     if kind == "control":
         return control_table(n_rows, seed, task or "binary", **kwargs)
     raise DataError(f"unknown planted table {kind!r}; available: {', '.join(KINDS)}.")
+
+
+# A user's table with one planted categorical x continuous pair: what a model's continuous block
+# hides from its own fields (``analysis.columns``).
+PRICE_CATEGORIES = ("a", "b", "c", "d")
+
+
+def category_price_table(
+    n_rows: int = 4000, seed: int = 0, strength: float = 1.0, noise: float = 0.3
+) -> tuple[pd.DataFrame, FeatureSpec, dict[str, Any]]:
+    """A shop-like regression table whose only interaction is category x price.
+
+    Columns: ``category`` (``a``..``d``, uniform), ``store`` (8 levels), ``weekday`` (7 levels),
+    and three continuous columns ``price`` (uniform on [1, 10]), ``discount`` and ``weight``
+    (standard normal). The target is
+
+        label = 1 + main effects of every column + strength * 1[category == "a"] * price + noise,
+
+    Gaussian noise of std ``noise``. The doubly centred interaction part is
+    ``strength (1[a] - p_a)(price - E price)``, so with independent columns the exact
+    ``TII(category, price) = strength^2 p_a (1 - p_a) Var(price)`` and every other pair's is 0.
+    ``truth``: ``pairs`` (the planted pair) and ``sqrt_tii`` (its exact sqrt(TII)).
+    """
+    if n_rows < 2:
+        raise DataError(f"a planted table needs at least 2 rows, got {n_rows}.")
+    rng = np.random.default_rng(seed)
+    cats = np.array(PRICE_CATEGORIES)
+    df = pd.DataFrame(
+        {
+            "category": cats[rng.integers(0, len(cats), n_rows)],
+            "store": rng.integers(0, 8, n_rows).astype(str),
+            "weekday": rng.integers(0, 7, n_rows).astype(str),
+            "price": rng.uniform(1.0, 10.0, n_rows).round(2),
+            "discount": rng.normal(size=n_rows).round(3),
+            "weight": rng.normal(size=n_rows).round(3),
+        }
+    )
+    main = {
+        "category": dict(zip(cats, rng.normal(scale=0.5, size=len(cats)), strict=True)),
+        "store": dict(zip(map(str, range(8)), rng.normal(scale=0.5, size=8), strict=True)),
+        "weekday": dict(zip(map(str, range(7)), rng.normal(scale=0.3, size=7), strict=True)),
+    }
+    z = 1.0 + sum(df[c].map(m).to_numpy() for c, m in main.items())
+    z = z + 0.2 * df["price"] + 0.3 * df["discount"] - 0.2 * df["weight"]
+    z = z + strength * (df["category"] == "a") * df["price"]
+    df[TARGET] = (z + noise * rng.normal(size=n_rows)).astype(np.float32)
+    spec = FeatureSpec(
+        categorical=("category", "store", "weekday"),
+        continuous=("price", "discount", "weight"),
+        target=TARGET,
+        task="regression",
+        binary_threshold=None,
+    )
+    p_a, var_price = 1.0 / len(cats), (10.0 - 1.0) ** 2 / 12.0
+    truth = {
+        "pairs": [("category", "price")],
+        "sqrt_tii": float(strength * np.sqrt(p_a * (1 - p_a) * var_price)),
+    }
+    return df, spec, truth

@@ -58,7 +58,8 @@ def figure_bytes(fig: go.Figure, fmt: str, scale: float = 2.0) -> bytes:
 
 
 def matrix_bytes(matrix: Any, fmt: str) -> bytes:
-    """An ``InteractionMatrix`` (or per-field ``FieldScores``) as CSV or JSON."""
+    """An ``InteractionMatrix`` (or per-field ``FieldScores``, or any result with ``to_csv`` and
+    ``to_json``) as CSV or JSON."""
     if fmt == "csv":
         return matrix.to_csv().encode("utf-8")
     if fmt == "json":
@@ -66,11 +67,18 @@ def matrix_bytes(matrix: Any, fmt: str) -> bytes:
     raise RecsysCoreError(f"cannot export a matrix as {fmt!r}; use csv or json.")
 
 
-def write_export(matrix: Any, fig: go.Figure, fmt: str, out: str | Path) -> Path:
-    """Write one export of a matrix (csv, json) or of its figure (png, svg, pdf, html) to ``out``."""
+def export_bytes(result: Any, fig: go.Figure, fmt: str) -> bytes:
+    """One export of a result (csv, json: anything with ``to_csv`` / ``to_json``, a matrix, the
+    Compare page's comparison, rank agreement or stability) or of its figure (png, svg, pdf,
+    html): the one path every figure of the dashboard and the command line is exported through."""
     if fmt not in FORMATS:
         raise RecsysCoreError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}.")
-    data = matrix_bytes(matrix, fmt) if fmt in ("csv", "json") else figure_bytes(fig, fmt)
+    return matrix_bytes(result, fmt) if fmt in ("csv", "json") else figure_bytes(fig, fmt)
+
+
+def write_export(matrix: Any, fig: go.Figure, fmt: str, out: str | Path) -> Path:
+    """Write one export of a matrix (csv, json) or of its figure (png, svg, pdf, html) to ``out``."""
+    data = export_bytes(matrix, fig, fmt)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
@@ -88,11 +96,13 @@ def export_run(
     row: int | None = None,
     order: str = "group",
     noise: bool = True,
+    fields: str = "columns",
 ) -> Path:
     """Write one view of a saved run (or, with ``fmt="report"``, the whole-run HTML report).
 
     ``noise``: with the map's noise floor and verdict (``analysis.noise``), in the figure's
-    subtitle and pale cells, and in the CSV / JSON, as on the Interactions page."""
+    subtitle and pale cells, and in the CSV / JSON, as on the Interactions page. ``fields``: the
+    fields of a tii / archipelago map, ``"columns"`` or ``"blocks"`` (``analysis.columns``)."""
     from recsys_core.analysis.views import available_methods, interaction_matrix
     from recsys_core.viz.report import run_report
     from recsys_core.viz.views import view_figure
@@ -109,7 +119,7 @@ def export_run(
     if method == "native" and "native" not in available_methods(run):
         method = "tii"  # the model-agnostic view every model has
     result = interaction_matrix(
-        run, method, row=row, view=view, layer=layer, head=head, noise=noise
+        run, method, row=row, view=view, layer=layer, head=head, noise=noise, fields=fields
     )
     shown = result.ordered(order) if hasattr(result, "ordered") else result
     return write_export(shown, view_figure(shown), fmt, out)

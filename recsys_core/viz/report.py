@@ -14,12 +14,18 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from recsys_core.analysis import saved
+from recsys_core.analysis.compare import match_fields, restrict
+from recsys_core.analysis.matrix import InteractionMatrix
 from recsys_core.analysis.noise import verdict_line
+from recsys_core.analysis.stability import Stability, seed_stability
 from recsys_core.analysis.views import available_methods, interaction_matrix, run_native_views
 from recsys_core.errors import RecsysCoreError
 from recsys_core.runs.provenance import describe
-from recsys_core.runs.store import SavedRun
+from recsys_core.runs.seeds import seed_group
+from recsys_core.runs.store import RunStore, SavedRun
 from recsys_core.training.health import health_line, verdict_of_run
+from recsys_core.viz.compare import stability_figure
 from recsys_core.viz.curves import training_curves_figure
 from recsys_core.viz.views import view_figure
 
@@ -93,11 +99,88 @@ def _annotations(run: SavedRun) -> list[str]:
     return lines
 
 
+REPORT_SEEDS = 12  # seeds of one config in the stability section (each needs its TII map)
+
+
+def _tii_map(run: SavedRun) -> InteractionMatrix:
+    """The run's TII map: the one saved beside it (the dashboard's), else computed without the
+    noise floor (the stability section compares seeds with each other, not with references)."""
+    found = saved.load_result(run.path, saved.result_key("tii"))
+    if isinstance(found, InteractionMatrix):
+        return found
+    return interaction_matrix(run, "tii", noise=False)
+
+
+def seed_stability_of(run: SavedRun, limit: int = REPORT_SEEDS) -> Stability | None:
+    """The stability across seeds (``analysis.stability``) of the TII maps of ``run`` and the runs
+    of its store that share its configuration apart from the seed (``runs.seeds``, e.g. trained
+    with ``--trials``), at most ``limit`` of them; None when the run has no such sibling."""
+    store = RunStore(run.path.parent)
+    group = seed_group(store, run.run_id)
+    if len(group) < 2:
+        return None
+    if run.run_id not in group[:limit]:
+        group = [run.run_id, *[r for r in group if r != run.run_id]]
+    shown = group[:limit]
+    maps = [_tii_map(run if r == run.run_id else store.open(r)) for r in shown]
+    match = match_fields(maps, shown)
+    return seed_stability([restrict(m, match.common) for m in maps], shown)
+
+
+def _rho_table(stability: Stability) -> str:
+    names = stability.agreement.names
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    rows = "".join(
+        f"<tr><th>{html.escape(a)}</th>"
+        + "".join(f"<td>{v:.2f}</td>" for v in stability.agreement.rho[i])
+        + "</tr>"
+        for i, a in enumerate(names)
+    )
+    return f"<table><tr><th>Spearman ρ</th>{head}</tr>{rows}</table>"
+
+
+def _stability_parts(run: SavedRun, order: str) -> tuple[list[str], list[go.Figure]]:
+    """The report's section on stability across seeds (empty for a run without seed siblings)."""
+    try:
+        stability = seed_stability_of(run)
+    except RecsysCoreError as exc:
+        return ["<h2>Stability across seeds</h2>", f"<p class='err'>{html.escape(str(exc))}</p>"], []
+    if stability is None:
+        return [], []
+    unstable = stability.unstable_cells()
+    listed = (
+        "<p><b>Unstable</b> — " + html.escape("; ".join(f"{a} × {b}" for a, b in unstable)) + "</p>"
+        if unstable
+        else "<p><b>Unstable</b> — none.</p>"
+    )
+    parts = [
+        "<h2>Stability across seeds</h2>",
+        f"<p class='note'>This run is one of {len(stability.names)} runs of one configuration "
+        f"that differ only in their seed ({html.escape(', '.join(stability.names))}). Their TII "
+        "maps, cell by cell: the mean, its standard deviation across the seeds on hover, "
+        "unstable cells crossed.</p>",
+        "{figure}",
+        f"<p><b>Stability</b> — {html.escape(stability.summary())}</p>",
+        f"<p class='note'>Rule: {html.escape(stability.rule)}.</p>",
+        listed,
+        "<p class='note'>Rank agreement of every two seeds: Spearman's rank correlation of their "
+        "pair values (Spearman 1904).</p>",
+        _rho_table(stability),
+    ]
+    return parts, [stability_figure(stability, order)]
+
+
 def run_report(
-    run: SavedRun, order: str = "group", max_maps: int = 24, noise: bool = True
+    run: SavedRun,
+    order: str = "group",
+    max_maps: int = 24,
+    noise: bool = True,
+    stability: bool = True,
 ) -> str:
     """The report of ``run`` as one self-contained HTML document (at most ``max_maps`` maps),
-    each map with its noise floor and verdict unless ``noise`` is False (``analysis.noise``)."""
+    each map with its noise floor and verdict unless ``noise`` is False (``analysis.noise``);
+    with ``stability``, for a run with seed siblings in its store (``--trials``), how its TII map
+    varies across the seeds (``analysis.stability``)."""
     meta = run.meta
     config = meta.get("config", {})
     verdict = verdict_of_run(meta)
@@ -136,6 +219,10 @@ def run_report(
         parts.append("<h2>Training curves</h2>")
         figures.append(training_curves_figure(meta["history"]))
         parts.append("{figure}")
+    if stability:  # before the maps: which of their cells hold across seeds
+        more, shown = _stability_parts(run, order)
+        parts += more
+        figures += shown
     for count, (heading, kwargs) in enumerate(_views(run)):
         if count >= max_maps:
             parts.append(f"<p class='note'>Further maps omitted (limit {max_maps}).</p>")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from recsys_core.analysis.archipelago import archdetect_from_inputs, archipelago, medoid_index
+from recsys_core.analysis.columns import field_layout
 from recsys_core.errors import RecsysCoreError
 
 
@@ -62,7 +63,7 @@ def test_trained_run_with_medoid_baseline(trained):
     for col in pre.spec.categorical:
         assert xs[col][pos] != 0  # never an out-of-vocabulary id
     m = archipelago(model, pre, rows.iloc[3], rows=rows)
-    f = list(model.field_names)
+    f = field_layout(model.field_names, pre.spec).fields  # one field per input column
     assert (
         m.fields == f and m.values.shape == (len(f), len(f)) and np.isnan(np.diag(m.values)).all()
     )

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from recsys_core.analysis.columns import field_layout
 from recsys_core.analysis.tii import (
     partner_permutation,
     substitution_masks,
@@ -119,7 +120,7 @@ def test_too_few_rows_and_unknown_keys_are_errors():
 def test_trained_run_matrix(trained):
     rows = trained.holdout
     m = total_interaction_index(trained.model, trained.preprocessor, rows, n_rows=300, n_boot=50)
-    f = list(trained.model.field_names)
+    f = field_layout(trained.model.field_names, trained.preprocessor.spec).fields  # one per column
     assert m.fields == f and m.values.shape == (len(f), len(f))
     assert np.isnan(np.diag(m.values)).all() and m.kind == "approximation" and m.n_rows == 300
     assert m.method == "tii" and "300 held-out rows" in m.description

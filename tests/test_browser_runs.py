@@ -2,16 +2,16 @@
 name and tag a run and find it by search, compare three runs' curves, follow a link to a deleted
 run."""
 
-import os
 import re
 
 import pytest
 
 from recsys_core.runs import RunStore
+from tests.browser_support import chromium, dashboard, require_chromium
 from tests.fake_runs import fake_run
-from tests.test_browser import CHROMIUM, _free_port  # noqa: F401  (skips without chromium)
 
 pytestmark = pytest.mark.browser
+require_chromium()
 
 RUNS = {"fm-run-0": ("fm", 0.02), "fm-run-1": ("fm", 0.002), "dlrm-run-2": ("dlrm", 0.005),
         "doomed-run": ("dlrm", 0.01)}  # fmt: skip
@@ -29,45 +29,14 @@ def store(saved, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(store):
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    from tests.test_browser import ROOT
-
-    port = _free_port()
-    env = {**os.environ, "RECSYS_CORE_RUNS": str(store.root)}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.headless=true",
-           f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("the dashboard did not answer on /_stcore/health")
+    with dashboard(store.root, store.root.parent / "streamlit.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def context():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with chromium() as browser:
         yield browser.new_context(viewport={"width": 1400, "height": 1100})
-        browser.close()
 
 
 @pytest.fixture()

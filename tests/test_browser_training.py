@@ -5,35 +5,17 @@ runs `recsys-core train` gives for the same configs."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from recsys_core.service.jobs import JobQueue
+from tests.browser_support import HEATMAP, chromium, dashboard, require_chromium
 from tests.test_dashboard_equals_cli import EPOCHS, _cli_run
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-HEATMAP = ".js-plotly-plot .heatmaplayer image, .js-plotly-plot .heatmaplayer path"
-
 pytestmark = [pytest.mark.browser, pytest.mark.movielens]
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("browser tests need Debian's chromium: run `make test` (it installs it).")
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+require_chromium()
 
 
 @pytest.fixture
@@ -41,32 +23,8 @@ def served(tmp_path, saved):
     """``recsys-core serve`` over a fresh store holding one earlier run, its queue in the store."""
     runs = tmp_path / "runs"
     shutil.copytree(saved.path, runs / saved.run_id)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "RECSYS_CORE_QUEUE"}
-    env["RECSYS_CORE_RUNS"] = str(runs)
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "recsys_core.cli", "serve", "--port", str(port), "--",
-         "--server.headless=true", "--server.address=127.0.0.1",
-         "--browser.gatherUsageStats=false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                assert time.time() < deadline and proc.poll() is None, (
-                    tmp_path / "serve.log"
-                ).read_text()[-3000:]
-                time.sleep(0.5)
+    with dashboard(runs, tmp_path / "serve.log", serve=True) as url:
         yield url, runs
-    finally:
-        proc.terminate()
-        proc.wait(60)
 
 
 def _start_training(page, url: str, model: str) -> None:
@@ -79,16 +37,11 @@ def _start_training(page, url: str, model: str) -> None:
 
 
 def test_two_trainings_through_the_browser_equal_the_cli(served, saved, tmp_path, monkeypatch):
-    from playwright.sync_api import sync_playwright
 
     url, runs = served
     monkeypatch.delenv("RECSYS_CORE_QUEUE")  # the served store's own queue, as the server reads it
     queue = JobQueue(runs)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1300, "height": 1400}, accept_downloads=True)
         trainer, analyst = context.new_page(), context.new_page()
         _start_training(trainer, url, "dlrm")
@@ -117,7 +70,6 @@ def test_two_trainings_through_the_browser_equal_the_cli(served, saved, tmp_path
             trainer.get_by_text(f"Saved as run {job.run_id}", exact=False).wait_for(timeout=60_000)
         assert trainer.locator("[data-testid='stException']").count() == 0
         assert analyst.locator("[data-testid='stException']").count() == 0
-        browser.close()
     for job in done:
         model = job.run_config.model
         cli = _cli_run(tmp_path / f"cli-{model}", model)

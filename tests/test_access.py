@@ -1,10 +1,8 @@
 """Viewer mode and who may train: the rules of recsys_core.access, the library entry points that
 refuse, and what the pages show for each kind of visitor."""
 
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from recsys_core import access, dashboard
 from recsys_core.access import AccessDenied, decide, resolve
@@ -12,8 +10,8 @@ from recsys_core.runs import RunStore
 from recsys_core.service.jobs import JobQueue
 from recsys_core.training import RunConfig, TrainConfig
 from recsys_core.viz.text import md_text
+from tests.app_pages import open_page as _page
 
-APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 TEAM = frozenset({"ana@example.com", "@lab.org"})
 AUTH_SECRETS = {
     "auth": {
@@ -177,19 +175,6 @@ def test_a_user_not_on_the_list_is_refused_by_the_library(monkeypatch, store_at,
 # --- the pages ---
 
 
-def _page(name, secrets=None, user=None):
-    at = AppTest.from_file(APP, default_timeout=120)
-    if secrets:
-        at.secrets.update(secrets)
-    if user is not None:
-        at.user = user
-    at.run()
-    if name != "home":
-        at.switch_page(f"../pages/{name}.py")
-        at.run()
-    assert not at.exception, at.exception
-    return at
-
 
 def test_viewer_mode_train_page_explains_instead_of_the_form(monkeypatch, store_at, tmp_path):
     store_at(tmp_path)
@@ -235,14 +220,14 @@ def test_home_deletes_a_run_only_after_confirmation(store_at, saved, tmp_path):
 def test_oidc_sign_in_shows_in_the_sidebar_and_gates_training(monkeypatch, store_at, tmp_path):
     store_at(tmp_path)
     monkeypatch.setenv("RECSYS_CORE_TRAINERS", "ana@example.com")
-    out = _page("train", AUTH_SECRETS, {"is_logged_in": False})
+    out = _page("train", secrets=AUTH_SECRETS, user={"is_logged_in": False})
     assert [b.label for b in out.sidebar.button] == ["Sign in"]
     assert any("sign in" in i.value for i in out.info) and not out.file_uploader
-    eve = _page("train", AUTH_SECRETS, {"is_logged_in": True, "email": "eve@example.com"})
+    eve = _page("train", secrets=AUTH_SECRETS, user={"is_logged_in": True, "email": "eve@example.com"})
     assert [b.label for b in eve.sidebar.button] == ["Sign out"]
     # the address is the user's text: shown literally, escaped in the Markdown source
     assert any(md_text("eve@example.com is not among") in i.value for i in eve.info)
-    ana = _page("train", AUTH_SECRETS, {"is_logged_in": True, "email": "ana@example.com"})
+    ana = _page("train", secrets=AUTH_SECRETS, user={"is_logged_in": True, "email": "ana@example.com"})
     assert any(md_text("ana@example.com") in c.value for c in ana.sidebar.caption)
     assert any(b.label == "Start training" for b in ana.button)
 

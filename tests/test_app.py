@@ -5,14 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from recsys_core import dashboard
 from recsys_core.analysis import interaction_matrix
 from recsys_core.models import MODELS
 from recsys_core.runs import RunStore
-
-APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+from tests.app_pages import open_page as _page
 
 
 @pytest.fixture()
@@ -26,16 +24,6 @@ def store_at(monkeypatch):
     yield use
     dashboard.job_manager.cache_clear()
 
-
-def _page(name, **query):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(query)
-    at.run()
-    if name != "home":
-        at.switch_page(f"../pages/{name}.py")
-        at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _plotly_specs(at):

@@ -2,18 +2,15 @@
 and find it by search, compare three runs' curves, pages of runs, a link to a deleted run."""
 
 import json
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from recsys_core import dashboard
 from recsys_core.access import AccessDenied
 from recsys_core.cli import config_of_command
 from recsys_core.runs import RunStore
+from tests.app_pages import open_page as _page
 from tests.fake_runs import fake_run
-
-APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 
 
 @pytest.fixture()
@@ -38,16 +35,6 @@ def three(saved, tmp_path, store_at):
                  losses=[1.3 - k / 10, 1.1 - k / 10, 1.0 - k / 10])  # fmt: skip
     return store_at(tmp_path)
 
-
-def _page(name, **query):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(query)
-    at.run()
-    if name != "home":
-        at.switch_page(f"../pages/{name}.py")
-        at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _links(at):

@@ -41,9 +41,9 @@ from recsys_core.training import RunConfig, TrainConfig, train_run
 from recsys_core.viz.facets import facet_figure
 from recsys_core.viz.heatmap import heatmap_figure
 from recsys_core.viz.text import md_text, plot_text
+from tests.app_pages import open_page
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app" / "main.py")
 HOSTILE_NAME = "![p](https:host) [Sign in again](https:host).csv"
 HOSTILE_FIELD = "<a href='https://evil.example'>x</a>_**b**"
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
@@ -236,14 +236,7 @@ def store_at(monkeypatch):
 
 
 def _page(name: str, **query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params.update(query)
-    at.run()
-    if name != "home":
-        at.switch_page(f"../pages/{name}.py")
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(name, timeout=180, **query)
 
 
 def _markdowns(at: AppTest) -> list[str]:

@@ -39,7 +39,10 @@ def test_matrix_exports_carry_field_names(saved, runs_dir):
     m = interaction_matrix(RunStore(runs_dir).open(saved.run_id))
     lines = m.to_csv().splitlines()
     assert lines[0].split(",") == ["field", *m.fields]
-    assert [line.split(",")[0] for line in lines[1:]] == m.fields
+    table, trailer = lines[1 : len(m.fields) + 1], lines[len(m.fields) + 1 :]
+    assert [line.split(",")[0] for line in table] == m.fields
+    assert all(line.startswith("#") for line in trailer)  # pd.read_csv(comment="#") skips them
+    assert "# fields,the model's blocks," in trailer  # a native view keeps the model's fields
     d = m.to_dict()
     assert d["fields"] == m.fields and d["matrix"][0][0] is None and d["method"] == "native"
 

@@ -312,6 +312,22 @@ def cmd_interactions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from recsys_core.runs.imported import import_model
+    from recsys_core.runs.store import RunStore
+
+    run = import_model(
+        args.model, args.data, output=args.output, fields=args.fields, name=args.name,
+        store=RunStore(args.runs_dir),
+    )  # fmt: skip
+    fields = ", ".join(run.meta["fields"])
+    print(f"imported {run.run_id}: {len(run.meta['fields'])} fields ({fields}), "
+          f"{run.meta['config']['data']['rows']:,} rows; imported: not trained here",
+          file=sys.stderr)  # fmt: skip
+    print(run.run_id)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from recsys_core.runs.store import RunStore
     from recsys_core.viz.export import export_run
@@ -433,6 +449,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print one run: name, tags, note, who trained it, metrics, and the "
                         "command that trains it again")  # fmt: skip
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser(
+        "import", help="create a run from a Keras 3 model trained elsewhere and rows of its inputs"
+    )
+    p.add_argument("model", help="the model: a .keras file (loaded with safe_mode=True; a Lambda "
+                   "layer or a class outside Keras, keras-rs and recsys_core is refused)")  # fmt: skip
+    p.add_argument("--data", required=True,
+                   help="rows of the model's inputs: a CSV or Parquet file, one column per input "
+                   "name (a sample of at most 2,000 is kept)")  # fmt: skip
+    p.add_argument("--fields", default=None,
+                   help="group inputs into fields: NAME=INPUT+INPUT,... (other inputs stay fields "
+                   "of their own; default: every input is a field)")  # fmt: skip
+    p.add_argument("--output", default="rating", choices=("rating", "logit", "probability"),
+                   help="what the model outputs (a probability is analysed as a clipped logit)")  # fmt: skip
+    p.add_argument("--name", default=None, help="the run's name (default: the file's name)")
+    p.add_argument("--runs-dir", default=None)
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("interactions", help="write a run's field x field interaction matrix")
     p.add_argument("run", help="run id (see `recsys-core runs`)")
@@ -582,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         from recsys_core.limits import check_settings
 
         check_settings()  # a mistyped RECSYS_CORE_* limit is one line, whatever the command
-        if args.func in (cmd_train, cmd_interactions, cmd_export):
+        if args.func in (cmd_train, cmd_interactions, cmd_export, cmd_import):
             from recsys_core.compile_cache import enable_compilation_cache
 
             enable_compilation_cache()  # $RECSYS_CORE_JAX_CACHE=0 turns it off

@@ -46,13 +46,14 @@ from recsys_core.analysis.native.cross import (
     full_cross_matrix,
 )
 from recsys_core.analysis.noise import has_floor, settle
-from recsys_core.analysis.pair_detail import PairDetail, pair_detail
+from recsys_core.analysis.pair_detail import PairDetail
 from recsys_core.analysis.units import score_unit
 from recsys_core.analysis.views import (
     METHOD_TITLES,
     AnalysisMenu,
     analysis_menu,
     interaction_matrix,
+    pair_detail_of_run,
 )
 from recsys_core.compile_cache import OFF
 from recsys_core.data.user_table import UserTable, build_user_table, read_table
@@ -335,8 +336,7 @@ def run_matrix(
 def _cached_pair(
     run_id: str, a: str, b: str, mtime: float, fields: str = DEFAULT_GRANULARITY
 ) -> PairDetail:
-    run = _saved(run_id, mtime)
-    return pair_detail(run.model, run.preprocessor, run.holdout(), (a, b), fields=fields)
+    return pair_detail_of_run(_saved(run_id, mtime), a, b, fields)
 
 
 def run_pair_detail(run_id: str, a: str, b: str, fields: str = DEFAULT_GRANULARITY) -> PairDetail:

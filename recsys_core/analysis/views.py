@@ -21,6 +21,7 @@ from recsys_core.analysis.noise import (
 from recsys_core.analysis.tii import total_interaction_index
 from recsys_core.errors import RecsysCoreError
 from recsys_core.features.spec import CONTINUOUS_FIELD
+from recsys_core.runs.imported import is_imported
 from recsys_core.runs.store import SavedRun
 from recsys_core.training.health import mark, verdict_of_run
 
@@ -86,8 +87,9 @@ def analysis_menu(run: SavedRun) -> AnalysisMenu:
 
 
 def has_native_view(run: SavedRun) -> bool:
-    """Whether the run's model has at least one native interaction view."""
-    return bool(native_views(run.model))
+    """Whether the run's model has at least one native interaction view (an imported model:
+    none yet, whatever its layers)."""
+    return not is_imported(run.meta) and bool(native_views(run.model))
 
 
 def available_methods(run: SavedRun) -> list[str]:
@@ -224,6 +226,8 @@ def interaction_matrix(
         )
     fields = check_granularity(fields)
     rows = run.holdout()
+    if is_imported(run.meta):
+        return _imported_matrix(run, method, rows, row)
     if method == "native":
         chosen = native_view(run.model, view)
         if row is not None:
@@ -270,3 +274,38 @@ def interaction_matrix(
     if noise and has_floor(result):
         result = with_noise_floor(result, run_references(run), compute, row=row)
     return settle(mark(result, verdict_of_run(run.meta)))  # a run that did not learn: say so
+
+
+def pair_detail_of_run(run: SavedRun, a: str, b: str, fields: str = DEFAULT_GRANULARITY) -> Any:
+    """The pair detail (``analysis.pair_detail``) of fields ``a`` x ``b`` over the run's held-out
+    rows; one clear line for an imported run, whose inputs it cannot substitute yet."""
+    from recsys_core.analysis.pair_detail import pair_detail
+
+    if is_imported(run.meta):
+        raise RecsysCoreError(
+            f"run {run.run_id!r} was imported: its pair detail is not available yet "
+            "(its TII and Archipelago maps are)."
+        )
+    return pair_detail(run.model, run.preprocessor, run.holdout(), (a, b), fields=fields)
+
+
+def _imported_matrix(run: SavedRun, method: str, rows: pd.DataFrame, row: int | None) -> ViewResult:
+    """TII or Archipelago of a run imported from a ``.keras`` file (``runs.imported``): its fields
+    are the model's inputs (or the groups named at import); no noise floor, since the references
+    would have to be trained like a model that was not trained here."""
+    from recsys_core.analysis.imported import imported_archipelago, imported_tii
+
+    if method == "native":
+        raise RecsysCoreError(
+            f"run {run.run_id!r} was imported: its native views are not available yet; "
+            "use --method tii or archipelago."
+        )
+    if method == "tii":
+        result = imported_tii(run, rows)
+    else:
+        index = _check_row(row, len(rows))
+        result = imported_archipelago(run, rows, index)
+        result.extra["row_index"] = index
+    result.extra["run_id"] = run.run_id
+    result.extra["noise_skipped"] = "imported run: no noise floor (it was not trained here)"
+    return result

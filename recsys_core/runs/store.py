@@ -33,6 +33,7 @@ from recsys_core import _backend  # noqa: F401
 from recsys_core.errors import RunStoreError, is_disk_full, storage_error
 from recsys_core.features.preprocessing import Preprocessor
 from recsys_core.runs import annotations as notes
+from recsys_core.runs import imported
 from recsys_core.runs import provenance as prov
 from recsys_core.runs.validate import check_model_archive, check_run_json
 from recsys_core.training.health import verdict_of_run
@@ -91,7 +92,7 @@ class SavedRun:
     path: Path
     meta: dict[str, Any]
     _model: keras.Model | None = None
-    _pre: Preprocessor | None = None
+    _pre: Preprocessor | imported.ModelInputs | None = None
 
     @property
     def config(self) -> RunConfig:
@@ -108,6 +109,9 @@ class SavedRun:
             # Keras allocates every variable from the config before reading a weight: a config
             # asking for billions of rows aborts the process, so look at the archive first.
             check_model_archive(self.path / "model.keras", self.run_id)
+            if imported.is_imported(self.meta):  # trained elsewhere: its class paths checked again
+                imported.check_archive_classes(self.path / "model.keras", f"run {self.run_id}")
+                imported._register_layers()
             try:
                 self._model = keras.saving.load_model(self.path / "model.keras", safe_mode=True)
             except Exception as exc:  # Keras raises many types for a damaged archive
@@ -118,11 +122,13 @@ class SavedRun:
         return self._model
 
     @property
-    def preprocessor(self) -> Preprocessor:
+    def preprocessor(self) -> Preprocessor | imported.ModelInputs:
         if self._pre is None:
-            self._pre = Preprocessor.from_dict(
-                _read_json(self.path / "preprocessor.json", self.run_id)
-            )
+            data = _read_json(self.path / "preprocessor.json", self.run_id)
+            if imported.is_imported(self.meta):  # the model's own named inputs, nothing fitted
+                self._pre = imported.ModelInputs.from_dict(data)
+            else:
+                self._pre = Preprocessor.from_dict(data)
         return self._pre
 
     def holdout(self) -> pd.DataFrame:

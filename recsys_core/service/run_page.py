@@ -24,6 +24,7 @@ from recsys_core.analysis import saved
 from recsys_core.analysis.views import METHOD_TITLES, AnalysisMenu
 from recsys_core.runs import provenance
 from recsys_core.runs.annotations import Annotations
+from recsys_core.runs.imported import import_args, is_imported
 from recsys_core.runs.store import SavedRun
 from recsys_core.training.engine import TrainConfig
 from recsys_core.training.health import Verdict, health_line, verdict_of_run
@@ -396,6 +397,10 @@ def summarize_run(run: SavedRun, full_paths: bool = False) -> RunSummary:
         "path_recorded": bool(table.get("path")),
     }
     words, note = reproduce_args(config, full_paths)
+    if is_imported(meta):  # trained elsewhere: what brings it in again, not a training
+        words, note = import_args(meta["source"], config), (
+            "imported from a .keras file: the model was trained elsewhere; this imports it again"
+        )
     if not full_paths:
         data["source"] = without_paths(data["source"])
     record = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}

@@ -34,7 +34,8 @@ import numpy as np
 from recsys_core.training.metrics import log_loss, rmse
 
 LEARNED, NOT_LEARNED, DIVERGED, UNKNOWN = "learned", "did not learn", "diverged", "unknown"
-STATUSES = (LEARNED, NOT_LEARNED, DIVERGED, UNKNOWN)
+IMPORTED = "imported"  # a model trained elsewhere (runs.imported): "imported: not trained here"
+STATUSES = (LEARNED, NOT_LEARNED, DIVERGED, UNKNOWN, IMPORTED)
 
 # --- Thresholds, declared once ---------------------------------------------------------------
 # (b) Relative fall of the training loss, first epoch -> best epoch. A frozen model's loss moves by

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_core.analysis.matrix import InteractionMatrix
-from recsys_core.analysis.tii import nested, tii_from_inputs
+from recsys_core.analysis.tii import interval_extra, nested, tii_from_inputs
 from recsys_core.errors import RecsysCoreError
 from recsys_core.models.pure import model_params
 from recsys_core.runs.imported import score_of, space_words
@@ -85,24 +85,8 @@ def imported_tii(
         n_rows=est.n_rows,
         signed=False,
         extra={
-            "lower": nested(np.sqrt(est.lower)),
-            "upper": nested(np.sqrt(est.upper)),
-            "tii": nested(est.tii),
-            "tii_lower": nested(est.lower),
-            "tii_upper": nested(est.upper),
-            "confidence": confidence,
-            "n_boot": n_boot,
-            "seed": seed,
-            "quantity": "sqrt(TII)",
+            **interval_extra(est, unit, confidence, n_boot, seed),
             **_common_extra(run, output),
-            "scales": {
-                "matrix": f"sqrt(TII), {unit}",
-                "lower": f"sqrt(TII), {unit}: {pct}% bootstrap lower bound",
-                "upper": f"sqrt(TII), {unit}: {pct}% bootstrap upper bound",
-                "tii": f"TII (squared), {unit}^2",
-                "tii_lower": f"TII (squared), {unit}^2: {pct}% bootstrap lower bound",
-                "tii_upper": f"TII (squared), {unit}^2: {pct}% bootstrap upper bound",
-            },
         },
     )
 

@@ -302,6 +302,34 @@ def nested(matrix: np.ndarray) -> list[list[float | None]]:
     return json_values(matrix)
 
 
+def interval_extra(
+    est: TIIEstimate, unit: str, confidence: float, n_boot: int, seed: int
+) -> dict[str, Any]:
+    """A TII map's ``extra``: the bootstrap bounds on both scales, how they were drawn, and the
+    scale and unit of every one of these numbers."""
+    pct = int(round(confidence * 100))
+    return {
+        "lower": nested(np.sqrt(est.lower)),
+        "upper": nested(np.sqrt(est.upper)),
+        "tii": nested(est.tii),
+        "tii_lower": nested(est.lower),
+        "tii_upper": nested(est.upper),
+        "confidence": confidence,
+        "n_boot": n_boot,
+        "seed": seed,
+        "quantity": "sqrt(TII)",
+        "unit": unit,
+        "scales": {
+            "matrix": f"sqrt(TII), {unit}",
+            "lower": f"sqrt(TII), {unit}: {pct}% bootstrap lower bound",
+            "upper": f"sqrt(TII), {unit}: {pct}% bootstrap upper bound",
+            "tii": f"TII (squared), {unit}^2",
+            "tii_lower": f"TII (squared), {unit}^2: {pct}% bootstrap lower bound",
+            "tii_upper": f"TII (squared), {unit}^2: {pct}% bootstrap upper bound",
+        },
+    }
+
+
 def total_interaction_index(
     model: Any,
     preprocessor: Any,
@@ -363,25 +391,8 @@ def total_interaction_index(
         signed=False,
         groups=layout.groups(spec),
         extra={
-            "lower": nested(np.sqrt(est.lower)),
-            "upper": nested(np.sqrt(est.upper)),
-            "tii": nested(est.tii),
-            "tii_lower": nested(est.lower),
-            "tii_upper": nested(est.upper),
-            "confidence": confidence,
-            "n_boot": n_boot,
-            "seed": seed,
+            **interval_extra(est, unit, confidence, n_boot, seed),
             "space": "logit" if spec.task == "binary" else "raw score",
-            "quantity": "sqrt(TII)",
-            "unit": unit,
             **layout.extra(),
-            "scales": {
-                "matrix": f"sqrt(TII), {unit}",
-                "lower": f"sqrt(TII), {unit}: {pct}% bootstrap lower bound",
-                "upper": f"sqrt(TII), {unit}: {pct}% bootstrap upper bound",
-                "tii": f"TII (squared), {unit}^2",
-                "tii_lower": f"TII (squared), {unit}^2: {pct}% bootstrap lower bound",
-                "tii_upper": f"TII (squared), {unit}^2: {pct}% bootstrap upper bound",
-            },
         },
     )

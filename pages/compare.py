@@ -29,6 +29,7 @@ if len(runs) < 2:
 
 query = PageQuery(st.query_params.to_dict())  # every value checked (recsys_core.query)
 ids = runs["run_id"].tolist()
+names = dict(zip(ids, runs["name"], strict=True)) if "name" in runs else {}
 try:  # ?runs=a,b,c (Home); ?a=&b= (older links, the run page's "Compare with another run")
     asked = query.runs("runs", ids, dashboard.store(), MAX_RUNS)
     if not asked:
@@ -53,12 +54,13 @@ chosen = st.multiselect(
     ids,
     key="compare_runs",
     max_selections=MAX_RUNS,
-    placeholder="Type a run id",
+    format_func=lambda r: dashboard.run_label(r, names),
+    placeholder="Type a name or run id",
 )
 if chosen:
     links = st.columns(len(chosen))
     for col, run_id in zip(links, chosen, strict=True):  # each run's own page
-        col.page_link("../pages/run.py", label=run_id, icon=":material/description:", query_params={"id": run_id})  # fmt: skip
+        col.page_link("../pages/run.py", label=dashboard.run_label(run_id, names), icon=":material/description:", query_params={"id": run_id})  # fmt: skip
 if len(chosen) < MIN_RUNS:
     st.info(f"Pick at least {MIN_RUNS} runs to compare their interaction maps.")
     st.stop()

@@ -139,6 +139,12 @@ def delete_run(run_id: str, access: Access | None = None) -> None:
         cache.cache_clear()
 
 
+def run_label(run_id: str, names: dict[str, str]) -> str:
+    """How a run is called in pickers and links: its name with its id, or its id."""
+    name = names.get(run_id)
+    return f"{name} · {run_id}" if isinstance(name, str) and name else run_id
+
+
 def runs_table() -> pd.DataFrame:
     """Saved runs with readable columns, newest first."""
     frame = store().list()
@@ -146,7 +152,7 @@ def runs_table() -> pd.DataFrame:
         return frame
     if "error" in frame:
         frame = frame[frame["error"].isna()].drop(columns="error")
-    cols = [c for c in ("run_id", "model", "task", "dataset", "health", "test_rmse", "test_mae", "test_auc", "test_log_loss",
+    cols = [c for c in ("run_id", "name", "model", "task", "dataset", "health", "test_rmse", "test_mae", "test_auc", "test_log_loss",
                         "params", "epochs", "train_seconds", "created") if c in frame]  # fmt: skip
     _warm_up(frame)
     return frame[cols]

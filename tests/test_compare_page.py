@@ -65,3 +65,18 @@ def test_compare_with_one_run_asks_for_a_second(store_at, saved, runs_dir, tmp_p
     store_at(tmp_path)
     at = _page("compare")
     assert any("second run" in i.value for i in at.info)
+
+
+def test_compare_calls_runs_by_their_names(store_at, two_runs):  # noqa: F811
+    root, first, second = two_runs
+    RunStore(root).annotate(second, name="FM, 2 epochs")
+    try:
+        store_at(root)
+        at = _page("compare", runs=f"{first},{second}", method="tii")
+        labels = [e.proto.label for e in at.get("page_link")]
+        assert first in labels and f"FM, 2 epochs · {second}" in labels  # each run's page
+        assert at.multiselect[0].value == [first, second]  # the link still holds ids
+        board = at.dataframe[0].value.set_index("run_id")
+        assert board.loc[second, "name"] == "FM, 2 epochs"
+    finally:
+        RunStore(root).annotate(second, name="")
